@@ -1,0 +1,616 @@
+//! The detector: turns consecutive busy samples of an event-loop thread into
+//! blocks, and names each block's culprit.
+//!
+//! Pure: samples in, blocks out. No I/O and no clock of its own (times come
+//! from the samples). It owns the spec's detection rules: which thread runs a
+//! loop, idle versus busy, which callback a busy sample is in, the dominant
+//! path (frames on the stack in >= 80% of a block's samples), the culprit and
+//! the callee. It does not know how stacks were read, nor how blocks are
+//! printed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::sample::{CodeInfo, Frame, Sample};
+
+/// A frame is on the dominant path when it is on the stack in at least this
+/// share of a block's samples.
+pub const DOMINANT_SHARE: f64 = 0.8;
+/// Number of hottest leaf frames carried by a block.
+pub const HOT_FRAMES: usize = 5;
+/// Bounds on what one block keeps, whatever the target's stacks look like.
+const MAX_PATH_DEPTH: usize = 1024;
+const MAX_TRIE_NODES: usize = 200_000;
+const MAX_LEAVES: usize = 10_000;
+
+/// What the detector needs from the command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub threshold: Duration,
+    pub interval: Duration,
+    pub ongoing: Duration,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `--thread TID`: treat this thread as a loop thread even when no runner
+    /// frame is recognised (its outermost frame is then the runner).
+    pub forced_thread: Option<u64>,
+}
+
+/// A frame as reported: code and the line chosen for the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameRef {
+    pub code: Arc<CodeInfo>,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockState {
+    /// Still going after `--ongoing-ms`; reported again when it ends.
+    Ongoing,
+    Ended,
+}
+
+/// One block of the event loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub tid: u64,
+    /// Time of the first busy sample.
+    pub start: Duration,
+    /// last - first + one interval.
+    pub duration: Duration,
+    pub samples: u32,
+    pub state: BlockState,
+    /// Ended only because aelm stopped watching (shutdown, target exit).
+    pub truncated: bool,
+    /// The callback root: the frame just above the loop machinery.
+    pub callback: FrameRef,
+    pub culprit: FrameRef,
+    /// Deepest frame of the dominant path, when below the culprit.
+    pub callee: Option<FrameRef>,
+    /// Hottest leaf frames with their sample counts, hottest first.
+    pub hot: Vec<(FrameRef, u32)>,
+    /// The dominant path, innermost first, down to the callback root.
+    pub stack: Vec<FrameRef>,
+}
+
+/// Totals over a whole run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub samples: u64,
+    pub failed_samples: u64,
+    pub blocks: u64,
+    pub blocked: Duration,
+}
+
+/// How one stack reads, for the detector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    /// No event loop on this stack.
+    NotLoop,
+    /// The loop waits for I/O.
+    Idle,
+    /// Busy in the loop's own machinery, between callbacks.
+    Machinery,
+    /// Busy in a callback whose root is `frames[root]`.
+    Callback { root: usize, id: RootId },
+}
+
+/// Identity of a callback: the root's code, and where the reader sees them,
+/// the root frame's address and the handle asyncio is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RootId {
+    pub code: u64,
+    pub frame: u64,
+    pub handle: u64,
+}
+
+/// Where in `asyncio/` a file is, if it is asyncio's own.
+fn asyncio_module(file: &str) -> Option<&str> {
+    let idx = file.rfind("/asyncio/")?;
+    let rest = &file[idx + "/asyncio/".len()..];
+    (!rest.contains('/')).then_some(rest)
+}
+
+fn last_name(code: &CodeInfo) -> &str {
+    code.name.rsplit('.').next().unwrap_or(&code.name)
+}
+
+/// Stdlib loop frames: `run_forever`, `run_until_complete`, `_run_once` of
+/// `asyncio/base_events.py` (matched on `co_name`).
+fn is_stdlib_loop_frame(code: &CodeInfo) -> bool {
+    asyncio_module(&code.file) == Some("base_events.py")
+        && matches!(
+            last_name(code),
+            "run_forever" | "run_until_complete" | "_run_once"
+        )
+}
+
+/// The selector's wait: the leaf of an idle stdlib loop.
+fn is_selector_wait(code: &CodeInfo) -> bool {
+    code.file.ends_with("/selectors.py") && matches!(last_name(code), "select" | "poll")
+}
+
+/// asyncio's machinery that sits between a loop and a callback: the handle
+/// runner (`Handle._run`, events.py) and the pure-Python task steps
+/// (tasks.py: `__step`, `__step_run_and_handle_result`, `__wakeup`).
+fn is_dispatch_machinery(code: &CodeInfo) -> bool {
+    match asyncio_module(&code.file) {
+        Some("events.py") => last_name(code) == "_run",
+        Some("tasks.py") => {
+            let n = last_name(code);
+            n.contains("step") || n.contains("wakeup")
+        }
+        _ => false,
+    }
+}
+
+/// Python frames known to call into a loop written in C: `asyncio.run`
+/// (`run`/`Runner.run` in asyncio/runners.py), `uvloop.run`, aiohttp's
+/// `web.run_app`.
+fn is_named_runner(code: &CodeInfo) -> bool {
+    let n = last_name(code);
+    (asyncio_module(&code.file) == Some("runners.py") && n == "run")
+        || (code.file.ends_with("/uvloop/__init__.py") && n == "run")
+        || (code.file.ends_with("/aiohttp/web.py") && n == "run_app")
+}
+
+/// asyncio's loop-internal code (all of `asyncio/` but `runners.py`): a
+/// coroutine it calls is not evidence of a loop in C.
+fn is_loop_internal(code: &CodeInfo) -> bool {
+    matches!(asyncio_module(&code.file), Some(m) if m != "runners.py")
+}
+
+/// Per-thread knowledge learned from earlier samples.
+#[derive(Debug, Default, Clone)]
+pub struct Learned {
+    /// Codes seen acting as the runner of a loop in C.
+    runners: Vec<u64>,
+}
+
+/// Reads one stack (innermost first). `learned` remembers runners of loops
+/// in C found through code flags, so that later samples where a plain
+/// function sits on the runner are read right.
+pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
+    if frames.is_empty() {
+        return View::NotLoop;
+    }
+    // Stdlib loop: the innermost loop frame.
+    if let Some(l) = frames.iter().position(|f| is_stdlib_loop_frame(&f.code)) {
+        if is_selector_wait(&frames[0].code) {
+            return View::Idle;
+        }
+        return callback_inward_of(frames, l);
+    }
+    // Loop in C: a runner frame, by name, learned, or through code flags.
+    let runner = frames
+        .iter()
+        .position(|f| is_named_runner(&f.code) || learned.runners.contains(&f.code.id));
+    let runner = runner.or_else(|| {
+        // Outermost coroutine frame whose caller is neither a coroutine nor
+        // asyncio's loop-internal code: that caller is the runner.
+        (0..frames.len().saturating_sub(1)).rev().find_map(|k| {
+            let caller = &frames[k + 1].code;
+            (frames[k].code.is_coroutine() == Some(true)
+                && caller.is_coroutine() == Some(false)
+                && !is_loop_internal(caller))
+            .then(|| {
+                if learned.runners.len() < 64 {
+                    learned.runners.push(caller.id);
+                }
+                k + 1
+            })
+        })
+    });
+    let runner = match runner {
+        Some(r) => r,
+        None if forced => frames.len() - 1,
+        None => return View::NotLoop,
+    };
+    if runner == 0 {
+        return View::Idle;
+    }
+    callback_inward_of(frames, runner)
+}
+
+/// The callback whose root is the first frame inward of `outer` that is not
+/// asyncio's dispatch machinery.
+fn callback_inward_of(frames: &[Frame], outer: usize) -> View {
+    let mut handle = 0;
+    for j in (0..outer).rev() {
+        let f = &frames[j];
+        if is_dispatch_machinery(&f.code) {
+            if f.handle != 0 {
+                handle = f.handle;
+            }
+            continue;
+        }
+        return View::Callback {
+            root: j,
+            id: RootId {
+                code: f.code.id,
+                frame: f.addr,
+                handle,
+            },
+        };
+    }
+    View::Machinery
+}
+
+/// One node of a block's prefix tree of stacks, from the callback root in.
+#[derive(Debug)]
+struct Node {
+    code: Arc<CodeInfo>,
+    count: u32,
+    lines: Vec<(u32, u32)>,
+    children: Vec<u32>,
+}
+
+/// A block being built.
+#[derive(Debug)]
+struct Run {
+    id: RootId,
+    first: Duration,
+    last: Duration,
+    samples: u32,
+    nodes: Vec<Node>,
+    leaves: HashMap<(u64, u32), (Arc<CodeInfo>, u32)>,
+    ongoing_reported: bool,
+}
+
+fn bump_line(lines: &mut Vec<(u32, u32)>, line: u32) {
+    if let Some((_, c)) = lines.iter_mut().find(|(l, _)| *l == line) {
+        *c += 1;
+    } else if lines.len() < 256 {
+        lines.push((line, 1));
+    }
+}
+
+fn top_line(lines: &[(u32, u32)]) -> u32 {
+    // Most frequent line; ties go to the earliest seen.
+    let mut best = (0, 0);
+    for &(l, c) in lines {
+        if c > best.1 {
+            best = (l, c);
+        }
+    }
+    best.0
+}
+
+impl Run {
+    fn new(id: RootId, at: Duration, root: &Frame) -> Run {
+        Run {
+            id,
+            first: at,
+            last: at,
+            samples: 0,
+            nodes: vec![Node {
+                code: root.code.clone(),
+                count: 0,
+                lines: Vec::new(),
+                children: Vec::new(),
+            }],
+            leaves: HashMap::new(),
+            ongoing_reported: false,
+        }
+    }
+
+    /// Adds one busy sample: `path` is the stack from the root inwards.
+    fn add<'a>(&mut self, at: Duration, path: impl Iterator<Item = &'a Frame>) {
+        self.last = at;
+        self.samples += 1;
+        let mut node = 0usize;
+        let mut leaf: Option<&Frame> = None;
+        for (depth, f) in path.enumerate() {
+            leaf = Some(f);
+            if depth > 0 {
+                if depth >= MAX_PATH_DEPTH {
+                    break;
+                }
+                let found = self.nodes[node]
+                    .children
+                    .iter()
+                    .copied()
+                    .find(|&c| self.nodes[c as usize].code.id == f.code.id);
+                node = match found {
+                    Some(c) => c as usize,
+                    None if self.nodes.len() < MAX_TRIE_NODES => {
+                        let idx = self.nodes.len();
+                        self.nodes.push(Node {
+                            code: f.code.clone(),
+                            count: 0,
+                            lines: Vec::new(),
+                            children: Vec::new(),
+                        });
+                        self.nodes[node].children.push(idx as u32);
+                        idx
+                    }
+                    None => break,
+                };
+            }
+            let n = &mut self.nodes[node];
+            n.count += 1;
+            bump_line(&mut n.lines, f.line);
+        }
+        if let Some(f) = leaf {
+            let key = (f.code.id, f.line);
+            if let Some(e) = self.leaves.get_mut(&key) {
+                e.1 += 1;
+            } else if self.leaves.len() < MAX_LEAVES {
+                self.leaves.insert(key, (f.code.clone(), 1));
+            }
+        }
+    }
+
+    fn duration(&self, interval: Duration) -> Duration {
+        self.last - self.first + interval
+    }
+}
+
+/// Tells the application's own code from the standard library and
+/// installed packages.
+#[derive(Debug, Clone, Default)]
+struct Ownership {
+    include: Vec<String>,
+    exclude: Vec<String>,
+    /// The directory that holds the target's `asyncio/`, once seen.
+    stdlib: Option<String>,
+}
+
+impl Ownership {
+    fn learn(&mut self, frames: &[Frame]) {
+        if self.stdlib.is_some() {
+            return;
+        }
+        for f in frames {
+            if let Some(idx) = f.code.file.rfind("/asyncio/") {
+                self.stdlib = Some(f.code.file[..=idx].to_string());
+                return;
+            }
+        }
+    }
+
+    fn is_stdlib(&self, file: &str) -> bool {
+        if file.starts_with("<frozen ") {
+            return true;
+        }
+        match &self.stdlib {
+            Some(dir) => file.starts_with(dir.as_str()),
+            None => file.contains("/lib/python3."),
+        }
+    }
+
+    fn is_app(&self, file: &str) -> bool {
+        if self.exclude.iter().any(|s| file.contains(s.as_str())) {
+            return false;
+        }
+        if self.include.iter().any(|s| file.contains(s.as_str())) {
+            return true;
+        }
+        !(file.contains("/site-packages/")
+            || file.contains("/dist-packages/")
+            || self.is_stdlib(file))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Track {
+    learned: Learned,
+    run: Option<Run>,
+}
+
+/// The streaming detector. Feed it samples in time order with [`push`];
+/// [`finish`] flushes blocks still in progress.
+///
+/// [`push`]: Detector::push
+/// [`finish`]: Detector::finish
+#[derive(Debug)]
+pub struct Detector {
+    cfg: Config,
+    own: Ownership,
+    tracks: HashMap<u64, Track>,
+    totals: Totals,
+}
+
+impl Detector {
+    pub fn new(cfg: Config) -> Detector {
+        let own = Ownership {
+            include: cfg.include.clone(),
+            exclude: cfg.exclude.clone(),
+            stdlib: None,
+        };
+        Detector {
+            cfg,
+            own,
+            tracks: HashMap::new(),
+            totals: Totals::default(),
+        }
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Tells whether a stack shows an event loop (used by the sampler to
+    /// pick the threads worth sampling).
+    pub fn is_loop_stack(frames: &[Frame]) -> bool {
+        classify(frames, &mut Learned::default(), false) != View::NotLoop
+    }
+
+    /// Consumes one sample; returns the blocks it completes or reports as
+    /// ongoing.
+    pub fn push(&mut self, sample: &Sample) -> Vec<Block> {
+        let mut out = Vec::new();
+        self.totals.samples += 1;
+        for ts in &sample.threads {
+            let frames = match &ts.stack {
+                Ok(frames) => frames,
+                Err(_) => {
+                    // Neither starts nor ends a block.
+                    self.totals.failed_samples += 1;
+                    continue;
+                }
+            };
+            self.own.learn(frames);
+            let forced = self.cfg.forced_thread == Some(ts.tid);
+            let track = self.tracks.entry(ts.tid).or_default();
+            let view = classify(frames, &mut track.learned, forced);
+            let (root, id) = match view {
+                View::Callback { root, id } => (root, id),
+                _ => {
+                    if let Some(run) = track.run.take() {
+                        out.extend(self.close(ts.tid, run, false));
+                    }
+                    continue;
+                }
+            };
+            if track.run.as_ref().is_some_and(|r| r.id != id) {
+                if let Some(run) = track.run.take() {
+                    out.extend(self.close(ts.tid, run, false));
+                }
+            }
+            let track = self.tracks.entry(ts.tid).or_default();
+            let run = track
+                .run
+                .get_or_insert_with(|| Run::new(id, sample.at, &frames[root]));
+            run.add(sample.at, frames[..=root].iter().rev());
+            if !run.ongoing_reported && run.duration(self.cfg.interval) >= self.cfg.ongoing {
+                run.ongoing_reported = true;
+                let block = summarize(
+                    ts.tid,
+                    run,
+                    BlockState::Ongoing,
+                    false,
+                    &self.cfg,
+                    &self.own,
+                );
+                out.push(block);
+            }
+        }
+        out
+    }
+
+    /// Flushes every block in progress (aelm is stopping).
+    pub fn finish(&mut self) -> Vec<Block> {
+        let mut tids: Vec<u64> = self.tracks.keys().copied().collect();
+        tids.sort_unstable();
+        let mut out = Vec::new();
+        for tid in tids {
+            if let Some(run) = self.tracks.get_mut(&tid).and_then(|t| t.run.take()) {
+                out.extend(self.close(tid, run, true));
+            }
+        }
+        out
+    }
+
+    /// Forgets a thread that has gone, flushing its block.
+    pub fn thread_gone(&mut self, tid: u64) -> Vec<Block> {
+        match self.tracks.remove(&tid).and_then(|t| t.run) {
+            Some(run) => self.close(tid, run, true).into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn close(&mut self, tid: u64, run: Run, truncated: bool) -> Option<Block> {
+        let duration = run.duration(self.cfg.interval);
+        if duration < self.cfg.threshold {
+            return None;
+        }
+        self.totals.blocks += 1;
+        self.totals.blocked += duration;
+        Some(summarize(
+            tid,
+            &run,
+            BlockState::Ended,
+            truncated,
+            &self.cfg,
+            &self.own,
+        ))
+    }
+}
+
+/// Dominant path, culprit, callee and hot frames of a run.
+fn summarize(
+    tid: u64,
+    run: &Run,
+    state: BlockState,
+    truncated: bool,
+    cfg: &Config,
+    own: &Ownership,
+) -> Block {
+    let total = run.samples.max(1) as f64;
+    let need = (DOMINANT_SHARE * total).ceil() as u32;
+    let mut path = vec![0usize];
+    loop {
+        let cur = path[path.len() - 1];
+        let next = run.nodes[cur]
+            .children
+            .iter()
+            .map(|&c| c as usize)
+            .find(|&c| run.nodes[c].count >= need);
+        match next {
+            Some(c) => path.push(c),
+            None => break,
+        }
+    }
+    let refs: Vec<FrameRef> = path
+        .iter()
+        .map(|&i| FrameRef {
+            code: run.nodes[i].code.clone(),
+            line: top_line(&run.nodes[i].lines),
+        })
+        .collect();
+    let culprit_idx = refs
+        .iter()
+        .rposition(|f| own.is_app(&f.code.file))
+        .unwrap_or(refs.len() - 1);
+    let callee = (culprit_idx + 1 < refs.len()).then(|| refs[refs.len() - 1].clone());
+    let mut hot: Vec<(FrameRef, u32)> = run
+        .leaves
+        .iter()
+        .map(|(&(_, line), (code, n))| {
+            (
+                FrameRef {
+                    code: code.clone(),
+                    line,
+                },
+                *n,
+            )
+        })
+        .collect();
+    hot.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.code.qualname.cmp(&b.0.code.qualname))
+            .then_with(|| a.0.line.cmp(&b.0.line))
+    });
+    hot.truncate(HOT_FRAMES);
+    Block {
+        tid,
+        start: run.first,
+        duration: run.duration(cfg.interval),
+        samples: run.samples,
+        state,
+        truncated,
+        callback: refs[0].clone(),
+        culprit: refs[culprit_idx].clone(),
+        callee,
+        hot,
+        stack: refs.into_iter().rev().collect(),
+    }
+}
+
+/// The whole detector as a pure function: every block of a sample sequence,
+/// including those still in progress at its end.
+pub fn detect(cfg: Config, samples: &[Sample]) -> (Vec<Block>, Totals) {
+    let mut d = Detector::new(cfg);
+    let mut blocks = Vec::new();
+    for s in samples {
+        blocks.extend(d.push(s));
+    }
+    blocks.extend(d.finish());
+    (blocks, d.totals)
+}
+
+#[cfg(test)]
+#[path = "detector_tests.rs"]
+mod tests;

@@ -1,0 +1,417 @@
+//! Unit tests of the detector with hand-built sample sequences.
+
+use super::*;
+use crate::sample::{CO_COROUTINE, SampleError, ThreadSample};
+
+const LIB: &str = "/usr/lib/python3.11";
+const APP: &str = "/srv/app/server.py";
+
+fn code(id: u64, qualname: &str, file: &str, coroutine: bool) -> Arc<CodeInfo> {
+    Arc::new(CodeInfo {
+        id,
+        name: qualname.rsplit('.').next().unwrap().to_string(),
+        qualname: qualname.to_string(),
+        file: file.to_string(),
+        first_line: 1,
+        module: None,
+        flags: Some(if coroutine { CO_COROUTINE } else { 0 }),
+    })
+}
+
+fn fr(code: &Arc<CodeInfo>, line: u32) -> Frame {
+    Frame {
+        code: code.clone(),
+        line,
+        addr: 0,
+        handle: 0,
+    }
+}
+
+/// Frames of asyncio's stdlib loop, innermost first, below a callback.
+struct Loop {
+    handle_run: Arc<CodeInfo>,
+    outer: Vec<Frame>,
+    select: Frame,
+}
+
+fn stdlib_loop() -> Loop {
+    let f = |id, q: &str, m: &str| code(id, q, &format!("{LIB}/{m}"), false);
+    let outer = vec![
+        fr(
+            &f(3, "BaseEventLoop._run_once", "asyncio/base_events.py"),
+            1922,
+        ),
+        fr(
+            &f(4, "BaseEventLoop.run_forever", "asyncio/base_events.py"),
+            608,
+        ),
+        fr(
+            &f(
+                5,
+                "BaseEventLoop.run_until_complete",
+                "asyncio/base_events.py",
+            ),
+            641,
+        ),
+        fr(&f(6, "Runner.run", "asyncio/runners.py"), 118),
+        fr(&f(7, "run", "asyncio/runners.py"), 190),
+        fr(&code(8, "<module>", APP, false), 50),
+    ];
+    Loop {
+        handle_run: f(2, "Handle._run", "asyncio/events.py"),
+        outer,
+        select: fr(&f(1, "DefaultSelector.select", "selectors.py"), 468),
+    }
+}
+
+impl Loop {
+    fn idle(&self) -> Vec<Frame> {
+        let mut v = vec![self.select.clone()];
+        v.extend(self.outer.iter().cloned());
+        v
+    }
+    /// `inner` innermost first, run by handle `h`.
+    fn busy(&self, inner: &[Frame], h: u64) -> Vec<Frame> {
+        let mut v = inner.to_vec();
+        let mut run = fr(&self.handle_run, 84);
+        run.handle = h;
+        v.push(run);
+        v.extend(self.outer.iter().cloned());
+        v
+    }
+    fn machinery(&self) -> Vec<Frame> {
+        self.outer.clone()
+    }
+}
+
+fn cfg() -> Config {
+    Config {
+        threshold: Duration::from_millis(10),
+        interval: Duration::from_millis(5),
+        ongoing: Duration::from_millis(1000),
+        include: vec![],
+        exclude: vec![],
+        forced_thread: None,
+    }
+}
+
+fn seq(stacks: Vec<Vec<Frame>>) -> Vec<Sample> {
+    stacks
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| Sample {
+            at: Duration::from_millis(5 * i as u64),
+            threads: vec![ThreadSample {
+                tid: 7,
+                stack: Ok(s),
+            }],
+        })
+        .collect()
+}
+
+#[test]
+fn idle_loop_yields_nothing() {
+    let l = stdlib_loop();
+    let (blocks, totals) = detect(cfg(), &seq(vec![l.idle(); 50]));
+    assert!(blocks.is_empty());
+    assert_eq!(totals.samples, 50);
+}
+
+#[test]
+fn three_sample_block_is_reported_with_its_duration() {
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let busy = l.busy(&[fr(&h, 42)], 0x1000);
+    let (blocks, totals) = detect(
+        cfg(),
+        &seq(vec![l.idle(), busy.clone(), busy.clone(), busy, l.idle()]),
+    );
+    assert_eq!(blocks.len(), 1);
+    let b = &blocks[0];
+    assert_eq!(b.samples, 3);
+    assert_eq!(b.start, Duration::from_millis(5));
+    // last - first + one interval
+    assert_eq!(b.duration, Duration::from_millis(15));
+    assert_eq!(b.culprit.code.qualname, "handler");
+    assert_eq!(b.culprit.line, 42);
+    assert_eq!(b.callback.code.qualname, "handler");
+    assert!(b.callee.is_none());
+    assert_eq!(b.state, BlockState::Ended);
+    assert!(!b.truncated);
+    assert_eq!(totals.blocks, 1);
+}
+
+#[test]
+fn short_busy_runs_are_not_blocks() {
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    // One busy sample: 5 ms < 10 ms threshold.
+    let (blocks, _) = detect(
+        cfg(),
+        &seq(vec![l.idle(), l.busy(&[fr(&h, 1)], 1), l.idle()]),
+    );
+    assert!(blocks.is_empty());
+}
+
+#[test]
+fn callback_change_mid_run_starts_a_new_block() {
+    let l = stdlib_loop();
+    let a = code(10, "a", APP, true);
+    let b = code(11, "b", APP, true);
+    let mut stacks = vec![l.idle()];
+    stacks.extend(std::iter::repeat_n(l.busy(&[fr(&a, 3)], 1), 4));
+    stacks.extend(std::iter::repeat_n(l.busy(&[fr(&b, 9)], 2), 4));
+    stacks.push(l.idle());
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0].culprit.code.qualname, "a");
+    assert_eq!(blocks[1].culprit.code.qualname, "b");
+    assert_eq!(blocks[0].samples, 4);
+    assert_eq!(blocks[1].samples, 4);
+}
+
+#[test]
+fn same_code_different_handle_is_two_blocks() {
+    let l = stdlib_loop();
+    let a = code(10, "step", APP, true);
+    let mut stacks = vec![l.idle()];
+    stacks.extend(std::iter::repeat_n(l.busy(&[fr(&a, 3)], 0x100), 4));
+    stacks.extend(std::iter::repeat_n(l.busy(&[fr(&a, 3)], 0x200), 4));
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 2);
+}
+
+#[test]
+fn machinery_between_callbacks_ends_a_block() {
+    let l = stdlib_loop();
+    let a = code(10, "a", APP, true);
+    let busy = l.busy(&[fr(&a, 3)], 1);
+    let stacks = vec![
+        busy.clone(),
+        busy.clone(),
+        l.machinery(),
+        busy.clone(),
+        busy,
+    ];
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 2);
+}
+
+#[test]
+fn stray_sample_in_other_code_keeps_the_culprit() {
+    let l = stdlib_loop();
+    let h = code(10, "Server.handler", APP, true);
+    let work = code(11, "crunch", APP, false);
+    let step = code(12, "small_step", APP, false);
+    let framework = code(
+        13,
+        "StreamResponse.write",
+        "/venv/lib/python3.11/site-packages/aiohttp/web_response.py",
+        true,
+    );
+    let mut stacks = Vec::new();
+    for i in 0..19 {
+        // CPU work through many small calls: the leaf changes all the time.
+        if i % 2 == 0 {
+            stacks.push(l.busy(&[fr(&step, 100), fr(&work, 20), fr(&h, 42)], 1));
+        } else {
+            stacks.push(l.busy(&[fr(&work, 21), fr(&h, 42)], 1));
+        }
+    }
+    // One stray sample in the framework after the handler's work.
+    stacks.push(l.busy(&[fr(&framework, 700), fr(&h, 43)], 1));
+    stacks.push(l.idle());
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 1);
+    let b = &blocks[0];
+    assert_eq!(b.samples, 20);
+    assert_eq!(b.culprit.code.qualname, "crunch");
+    assert_eq!(b.callback.code.qualname, "Server.handler");
+    assert_eq!(b.callback.line, 42);
+    // small_step is only in half the samples: not on the dominant path.
+    assert!(b.callee.is_none());
+    assert_eq!(b.stack.len(), 2);
+    assert_eq!(b.stack[0].code.qualname, "crunch");
+    assert_eq!(b.hot[0].0.code.qualname, "small_step");
+    assert_eq!(b.hot[0].1, 10);
+}
+
+#[test]
+fn library_call_under_app_function_gives_culprit_and_callee() {
+    let l = stdlib_loop();
+    let h = code(10, "fetch", APP, true);
+    let get = code(
+        11,
+        "get",
+        "/venv/lib/python3.11/site-packages/requests/api.py",
+        false,
+    );
+    let readinto = code(12, "SocketIO.readinto", &format!("{LIB}/socket.py"), false);
+    let busy = l.busy(&[fr(&readinto, 706), fr(&get, 73), fr(&h, 42)], 1);
+    let (blocks, _) = detect(cfg(), &seq(vec![busy.clone(); 6]));
+    let b = &blocks[0];
+    assert_eq!(b.culprit.code.qualname, "fetch");
+    assert_eq!(
+        b.callee.as_ref().unwrap().code.qualname,
+        "SocketIO.readinto"
+    );
+    assert_eq!(b.callee.as_ref().unwrap().line, 706);
+    assert_eq!(b.stack.len(), 3);
+    assert!(b.truncated, "still running when the samples ended");
+}
+
+#[test]
+fn include_and_exclude_move_the_culprit() {
+    let l = stdlib_loop();
+    let h = code(10, "fetch", APP, true);
+    let get = code(
+        11,
+        "get",
+        "/venv/lib/python3.11/site-packages/requests/api.py",
+        false,
+    );
+    let busy = l.busy(&[fr(&get, 73), fr(&h, 42)], 1);
+    let mut c = cfg();
+    c.include = vec!["site-packages/requests".into()];
+    let (blocks, _) = detect(c, &seq(vec![busy.clone(); 4]));
+    assert_eq!(blocks[0].culprit.code.qualname, "get");
+    let mut c = cfg();
+    c.exclude = vec!["/srv/app/".into()];
+    let (blocks, _) = detect(c, &seq(vec![busy; 4]));
+    // Nothing qualifies: the deepest frame of the path.
+    assert_eq!(blocks[0].culprit.code.qualname, "get");
+}
+
+#[test]
+fn torn_sample_neither_starts_nor_ends_a_block() {
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let busy = l.busy(&[fr(&h, 42)], 1);
+    let mut samples = seq(vec![
+        l.idle(),
+        busy.clone(),
+        busy.clone(),
+        busy.clone(),
+        busy,
+        l.idle(),
+    ]);
+    samples[2].threads[0].stack = Err(SampleError::Torn);
+    let (blocks, totals) = detect(cfg(), &samples);
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].samples, 3);
+    assert_eq!(blocks[0].duration, Duration::from_millis(20));
+    assert_eq!(totals.failed_samples, 1);
+    // A torn sample alone starts nothing.
+    let mut samples = seq(vec![l.idle(), l.idle(), l.idle()]);
+    samples[1].threads[0].stack = Err(SampleError::Gone);
+    assert!(detect(cfg(), &samples).0.is_empty());
+}
+
+#[test]
+fn long_block_is_reported_ongoing_then_ended() {
+    let l = stdlib_loop();
+    let h = code(10, "stuck", APP, true);
+    let mut c = cfg();
+    c.ongoing = Duration::from_millis(50);
+    let mut stacks = vec![l.busy(&[fr(&h, 5)], 1); 20];
+    stacks.push(l.idle());
+    let (blocks, _) = detect(c, &seq(stacks));
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0].state, BlockState::Ongoing);
+    assert_eq!(blocks[0].duration, Duration::from_millis(50));
+    assert_eq!(blocks[1].state, BlockState::Ended);
+    assert_eq!(blocks[1].duration, Duration::from_millis(100));
+}
+
+#[test]
+fn block_running_at_shutdown_is_flushed_as_truncated() {
+    let l = stdlib_loop();
+    let h = code(10, "stuck", APP, true);
+    let mut d = Detector::new(cfg());
+    for s in seq(vec![l.busy(&[fr(&h, 5)], 1); 5]) {
+        assert!(d.push(&s).is_empty());
+    }
+    let flushed = d.finish();
+    assert_eq!(flushed.len(), 1);
+    assert!(flushed[0].truncated);
+    assert_eq!(flushed[0].samples, 5);
+}
+
+/// uvloop under `asyncio.run`: no Python loop frames; the callback sits on
+/// the runner.
+#[test]
+fn loop_in_c_found_by_named_runner_and_idle_when_runner_is_leaf() {
+    let f = |id, q: &str, m: &str| code(id, q, &format!("{LIB}/{m}"), false);
+    let runner = vec![
+        fr(&f(6, "Runner.run", "asyncio/runners.py"), 118),
+        fr(&f(7, "run", "asyncio/runners.py"), 190),
+        fr(&code(8, "<module>", APP, false), 50),
+    ];
+    let h = code(10, "handler", APP, true);
+    let helper = code(11, "helper", APP, false);
+    let mut busy = vec![fr(&helper, 9), fr(&h, 42)];
+    busy.extend(runner.iter().cloned());
+    let stacks = vec![runner.clone(), busy.clone(), busy.clone(), busy, runner];
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].culprit.code.qualname, "helper");
+    assert_eq!(blocks[0].callback.code.qualname, "handler");
+}
+
+/// The general rule: a coroutine whose caller is neither a coroutine nor
+/// asyncio's machinery is driven by a loop in C; later plain callbacks on
+/// that runner are callbacks too.
+#[test]
+fn loop_in_c_found_through_code_flags() {
+    let main = code(20, "main_sync", APP, false);
+    let module = code(21, "<module>", APP, false);
+    let coro = code(22, "serve", APP, true);
+    let cb = code(23, "on_timer", APP, false);
+    let idle = vec![fr(&main, 30), fr(&module, 40)];
+    let busy_coro = vec![fr(&coro, 12), fr(&main, 30), fr(&module, 40)];
+    let busy_cb = vec![fr(&cb, 17), fr(&main, 30), fr(&module, 40)];
+    let stacks = vec![
+        busy_coro.clone(),
+        busy_coro.clone(),
+        busy_coro,
+        idle.clone(),
+        busy_cb.clone(),
+        busy_cb.clone(),
+        busy_cb,
+        idle,
+    ];
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0].culprit.code.qualname, "serve");
+    assert_eq!(blocks[1].culprit.code.qualname, "on_timer");
+}
+
+#[test]
+fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let worker = code(30, "worker", APP, false);
+    let busy = l.busy(&[fr(&h, 42)], 1);
+    let samples: Vec<Sample> = (0..6)
+        .map(|i| Sample {
+            at: Duration::from_millis(5 * i),
+            threads: vec![
+                ThreadSample {
+                    tid: 1,
+                    stack: Ok(busy.clone()),
+                },
+                ThreadSample {
+                    tid: 2,
+                    stack: Ok(vec![fr(&worker, 1)]),
+                },
+                ThreadSample {
+                    tid: 3,
+                    stack: Ok(busy.clone()),
+                },
+            ],
+        })
+        .collect();
+    let (blocks, _) = detect(cfg(), &samples);
+    let tids: Vec<u64> = blocks.iter().map(|b| b.tid).collect();
+    assert_eq!(tids, vec![1, 3]);
+}

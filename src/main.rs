@@ -1,0 +1,33 @@
+//! aelm: parse the command line, run, map errors to an exit status. Nothing else.
+
+mod cli;
+mod detector;
+mod python;
+mod report;
+mod sample;
+mod sampler;
+mod session;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use session::Target;
+
+/// Exit status when aelm could not attach or failed.
+const EXIT_FAILED: i32 = 1;
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Attach { pid, opts } => session::run(Target::Pid(pid), &opts),
+        Command::Run { opts, command } => session::run(Target::Command(command), &opts),
+    };
+    let status = match result {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("aelm: error: {e:#}");
+            EXIT_FAILED
+        }
+    };
+    std::process::exit(status);
+}

@@ -1,0 +1,183 @@
+//! Attaching to a target: the checks that turn "it did not work" into an
+//! error a user can act on (no such process, not Python, unsupported
+//! version, permission denied), and the choice of stack reader.
+
+use std::fs;
+use std::io;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use py_spy::PythonSpy;
+
+use super::StackSource;
+use super::pyspy::{PySpySource, pyspy_config};
+
+/// Oldest and newest CPython minor versions aelm reads.
+pub const OLDEST_MINOR: u64 = 8;
+pub const NEWEST_MINOR: u64 = 15;
+
+/// Which stack reader to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderKind {
+    /// py-spy's `get_stack_traces()`.
+    PySpy,
+}
+
+/// The process's command name, for messages.
+pub fn comm(pid: i32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".to_string())
+}
+
+/// Whether the process still exists (and is not a zombie).
+pub fn is_alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state follows the parenthesised command name.
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X") | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// The kernel's ptrace policy, for permission messages.
+fn ptrace_scope() -> String {
+    match fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope") {
+        Ok(s) => format!("kernel.yama.ptrace_scope is {}", s.trim()),
+        Err(_) => "this kernel has no Yama ptrace_scope setting".to_string(),
+    }
+}
+
+/// The error for a target whose memory aelm may not read.
+pub fn permission_error(pid: i32) -> anyhow::Error {
+    anyhow!(
+        "permission denied reading the memory of pid {pid} ({}): run aelm as the same user as \
+         the target with ptrace allowed ({}; 0 allows same-user reads, 1 only for parents or \
+         CAP_SYS_PTRACE), or as root or with CAP_SYS_PTRACE (in a container: \
+         --cap-add SYS_PTRACE). See docs/usage.md#permissions",
+        comm(pid),
+        ptrace_scope()
+    )
+}
+
+/// Files mapped into the process that look like a CPython interpreter.
+fn python_mappings(maps: &str) -> bool {
+    maps.lines().any(|line| {
+        let Some(path) = line.split_whitespace().nth(5) else {
+            return false;
+        };
+        let base = path.rsplit('/').next().unwrap_or(path);
+        base.starts_with("libpython")
+            || (base.starts_with("python")
+                && base["python".len()..]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.'))
+    })
+}
+
+/// Checks that `pid` exists, can be read, and looks like Python.
+fn preflight(pid: i32) -> Result<()> {
+    if pid <= 0 || fs::metadata(format!("/proc/{pid}")).is_err() {
+        bail!("no process with pid {pid}: check the pid (e.g. with `pgrep -af python`)");
+    }
+    let maps = match fs::read_to_string(format!("/proc/{pid}/maps")) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(permission_error(pid));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            bail!("process {pid} exited before aelm could attach")
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading /proc/{pid}/maps")),
+    };
+    if !python_mappings(&maps) {
+        bail!(
+            "process {pid} ({}) is not a Python process: no python binary or libpython is \
+             mapped into it",
+            comm(pid)
+        );
+    }
+    // Reading memory needs ptrace rights even when /proc/PID/maps is readable.
+    let readable = fs::File::open(format!("/proc/{pid}/mem"));
+    if let Err(e) = readable {
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            return Err(permission_error(pid));
+        }
+    }
+    Ok(())
+}
+
+fn open_pyspy(pid: i32) -> Result<PythonSpy> {
+    let spy = PythonSpy::new(pid, &pyspy_config()).map_err(|e| {
+        let text = format!("{e:#}");
+        if text.contains("Permission denied") || text.contains("Operation not permitted") {
+            permission_error(pid)
+        } else {
+            e.context(format!(
+                "could not find a CPython interpreter in pid {pid} ({})",
+                comm(pid)
+            ))
+        }
+    })?;
+    let v = &spy.version;
+    if v.major != 3 || !(OLDEST_MINOR..=NEWEST_MINOR).contains(&v.minor) {
+        bail!(
+            "pid {pid} runs Python {}.{}.{}: aelm reads CPython 3.{OLDEST_MINOR} to 3.{NEWEST_MINOR}",
+            v.major,
+            v.minor,
+            v.patch
+        );
+    }
+    Ok(spy)
+}
+
+/// Attaches to `pid`. With `wait`, keeps retrying until the deadline while
+/// the interpreter is not ready yet (a program just started by `aelm run`).
+pub fn open(pid: i32, kind: ReaderKind, wait: Option<Duration>) -> Result<Box<dyn StackSource>> {
+    let deadline = wait.map(|w| Instant::now() + w);
+    loop {
+        let attempt = preflight(pid).and_then(|()| match kind {
+            ReaderKind::PySpy => {
+                open_pyspy(pid).map(|spy| Box::new(PySpySource::new(spy)) as Box<dyn StackSource>)
+            }
+        });
+        match (attempt, deadline) {
+            (Ok(source), _) => return Ok(source),
+            (Err(e), Some(d)) if Instant::now() < d && is_alive(pid) => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (Err(e), _) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_python_mappings() {
+        let py = "55d0 r-xp 0 08:01 1 /usr/bin/python3.11\n";
+        let lib = "7f00 r-xp 0 08:01 1 /usr/lib/libpython3.12.so.1.0\n";
+        let venv = "55d0 r-xp 0 08:01 1 /srv/venv/bin/python\n";
+        let sleep = "55d0 r-xp 0 08:01 1 /usr/bin/sleep\n7f00 r-xp 0 08:01 1 /usr/lib/libc.so.6\n";
+        let tricky = "55d0 r-xp 0 08:01 1 /usr/bin/python-config-helper\n";
+        assert!(python_mappings(py));
+        assert!(python_mappings(lib));
+        assert!(python_mappings(venv));
+        assert!(!python_mappings(sleep));
+        assert!(!python_mappings(tricky));
+    }
+
+    #[test]
+    fn missing_pid_is_a_clear_error() {
+        let err = preflight(i32::MAX - 1).unwrap_err().to_string();
+        assert!(err.contains("no process with pid"), "{err}");
+    }
+}

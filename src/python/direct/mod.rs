@@ -1,0 +1,1 @@
+//! Direct reader of CPython frames (being written).

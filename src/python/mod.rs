@@ -1,0 +1,38 @@
+//! Everything that knows CPython: attaching, versions, offsets, reading frames.
+//!
+//! The rest of aelm sees only [`StackSource`]: something that lists the
+//! target's Python threads and reads their stacks as [`crate::sample`] types.
+
+pub mod attach;
+pub mod direct;
+pub mod pyspy;
+
+use crate::sample::{Frame, SampleError, ThreadSample};
+
+/// A Python thread of the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    /// Native (kernel) thread id.
+    pub tid: u64,
+    /// `threading` name, when known.
+    pub name: Option<String>,
+}
+
+/// One thread's stack, read during a full scan.
+#[derive(Debug, Clone)]
+pub struct ScannedThread {
+    pub info: ThreadInfo,
+    pub stack: Result<Vec<Frame>, SampleError>,
+}
+
+/// A reader of the target's Python stacks.
+pub trait StackSource: Send {
+    /// The target's Python version, e.g. "3.11.7".
+    fn version(&self) -> String;
+    /// Reads every Python thread (used to find loop threads and names; may
+    /// be slow).
+    fn scan(&mut self) -> anyhow::Result<Vec<ScannedThread>>;
+    /// Reads the stacks of the given threads (the per-sample path: must be
+    /// cheap). A thread that is gone gives `Err(SampleError::Gone)`.
+    fn sample(&mut self, tids: &[u64]) -> anyhow::Result<Vec<ThreadSample>>;
+}

@@ -1,0 +1,276 @@
+//! The sampler thread: reads the target's loop threads at a fixed rate and
+//! sends each [`Sample`] over a channel.
+//!
+//! It owns the stack reader and the clock. It sleeps to absolute deadlines
+//! (`next += interval`) so the rate holds when a sample is slow, and skips
+//! ahead (counting the missed ticks) when far behind. It rescans all Python
+//! threads now and then to find loop threads that appear or go. Shutdown is a
+//! message on the `stop` channel (or its closing), never a shared flag.
+
+use std::collections::BTreeMap;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::detector::Detector;
+use crate::python::attach::is_alive;
+use crate::python::{StackSource, ThreadInfo};
+use crate::sample::{Sample, SampleError, ThreadSample};
+
+/// How often all threads are rescanned for new or finished loops.
+pub const RESCAN: Duration = Duration::from_millis(1000);
+/// How often to look for a first loop while there is none.
+const WAIT_POLL: Duration = Duration::from_millis(50);
+/// Ticks further behind than this are skipped rather than caught up.
+const MAX_LAG_TICKS: u32 = 10;
+
+/// Why sampling stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// The target exited.
+    TargetExited,
+    /// The target replaced itself with another program (exec).
+    TargetExec,
+    /// `--duration` ran out.
+    Duration,
+    /// SIGINT/SIGTERM, or the output was closed.
+    Interrupted,
+    /// The reader failed for good.
+    Failed(String),
+}
+
+impl EndReason {
+    pub fn as_str(&self) -> &str {
+        match self {
+            EndReason::TargetExited => "target-exited",
+            EndReason::TargetExec => "target-exec",
+            EndReason::Duration => "duration",
+            EndReason::Interrupted => "interrupted",
+            EndReason::Failed(_) => "error",
+        }
+    }
+}
+
+/// Messages from the sampler, in order: `Started`, then `Sample`s and
+/// `Threads` updates, then exactly one `Ended`.
+#[derive(Debug)]
+pub enum Msg {
+    Started {
+        python: String,
+        loop_threads: Vec<ThreadInfo>,
+        /// Wall-clock time of `Sample::at == 0`.
+        wall_start: SystemTime,
+    },
+    /// The set of watched loop threads changed.
+    Threads(Vec<ThreadInfo>),
+    Sample(Sample),
+    Ended {
+        reason: EndReason,
+        /// Time sampled, for the achieved rate.
+        elapsed: Duration,
+        missed_ticks: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SamplerConfig {
+    pub pid: i32,
+    pub interval: Duration,
+    pub duration: Option<Duration>,
+    /// `--thread TID`: watch only this thread.
+    pub thread: Option<u64>,
+}
+
+pub fn spawn(
+    source: Box<dyn StackSource>,
+    cfg: SamplerConfig,
+    tx: Sender<Msg>,
+    stop: Receiver<()>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("aelm-sampler".into())
+        .spawn(move || {
+            let mut s = Sampler {
+                source,
+                cfg,
+                tx,
+                stop,
+                threads: BTreeMap::new(),
+                exe: None,
+            };
+            let (reason, elapsed, missed) = s.run();
+            let _ = s.tx.send(Msg::Ended {
+                reason,
+                elapsed,
+                missed_ticks: missed,
+            });
+        })
+}
+
+struct Sampler {
+    source: Box<dyn StackSource>,
+    cfg: SamplerConfig,
+    tx: Sender<Msg>,
+    stop: Receiver<()>,
+    /// Watched loop threads by tid.
+    threads: BTreeMap<u64, ThreadInfo>,
+    exe: Option<std::path::PathBuf>,
+}
+
+fn exe_of(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+impl Sampler {
+    /// Why the target can no longer be sampled, if it cannot.
+    fn target_gone(&self) -> Option<EndReason> {
+        if !is_alive(self.cfg.pid) {
+            return Some(EndReason::TargetExited);
+        }
+        match (&self.exe, exe_of(self.cfg.pid)) {
+            (Some(before), Some(now)) if *before != now => Some(EndReason::TargetExec),
+            _ => None,
+        }
+    }
+
+    /// Rescans every thread; returns true when the watched set changed.
+    fn rescan(&mut self) -> Result<bool, EndReason> {
+        let scanned = match self.source.scan() {
+            Ok(s) => s,
+            Err(e) => {
+                return match self.target_gone() {
+                    Some(r) => Err(r),
+                    // A torn scan: keep the current set.
+                    None => {
+                        let _ = e;
+                        Ok(false)
+                    }
+                };
+            }
+        };
+        let mut next = BTreeMap::new();
+        for t in scanned {
+            let keep = match self.cfg.thread {
+                Some(tid) => t.info.tid == tid,
+                None => {
+                    // Sticky: a loop thread stays watched while it exists.
+                    self.threads.contains_key(&t.info.tid)
+                        || t.stack.as_ref().is_ok_and(|f| Detector::is_loop_stack(f))
+                }
+            };
+            if keep {
+                next.insert(t.info.tid, t.info);
+            }
+        }
+        let changed = next != self.threads;
+        self.threads = next;
+        Ok(changed)
+    }
+
+    fn stopped_within(&self, deadline: Instant) -> bool {
+        !matches!(
+            self.stop.recv_deadline(deadline),
+            Err(RecvTimeoutError::Timeout)
+        )
+    }
+
+    fn run(&mut self) -> (EndReason, Duration, u64) {
+        self.exe = exe_of(self.cfg.pid);
+        let begun = Instant::now();
+        let limit = self.cfg.duration;
+        let out_of_time = move |now: Instant| limit.is_some_and(|d| now - begun >= d);
+        // Phase 1: wait for an event loop.
+        let mut said = false;
+        loop {
+            match self.rescan() {
+                Err(r) => return (r, Duration::ZERO, 0),
+                Ok(_) if !self.threads.is_empty() => break,
+                Ok(_) => {}
+            }
+            if !said {
+                said = true;
+                match self.cfg.thread {
+                    Some(tid) => eprintln!(
+                        "aelm: pid {} has no Python thread {tid} yet; waiting for it (Ctrl-C to stop)",
+                        self.cfg.pid
+                    ),
+                    None => eprintln!(
+                        "aelm: pid {} has no running asyncio event loop yet; waiting for one (Ctrl-C to stop)",
+                        self.cfg.pid
+                    ),
+                }
+            }
+            if self.stopped_within(Instant::now() + WAIT_POLL) {
+                return (EndReason::Interrupted, Duration::ZERO, 0);
+            }
+            if out_of_time(Instant::now()) {
+                return (EndReason::Duration, Duration::ZERO, 0);
+            }
+        }
+        let start = Instant::now();
+        let _ = self.tx.send(Msg::Started {
+            python: self.source.version(),
+            loop_threads: self.threads.values().cloned().collect(),
+            wall_start: SystemTime::now(),
+        });
+        // Phase 2: sample at a fixed rate.
+        let interval = self.cfg.interval;
+        let mut next = start;
+        let mut next_rescan = start + RESCAN;
+        let mut missed: u64 = 0;
+        let mut tids: Vec<u64> = self.threads.keys().copied().collect();
+        loop {
+            let now = Instant::now();
+            let at = now - start;
+            let threads = match self.source.sample(&tids) {
+                Ok(t) => t,
+                Err(_) => {
+                    if let Some(r) = self.target_gone() {
+                        return (r, at, missed);
+                    }
+                    tids.iter()
+                        .map(|&tid| ThreadSample {
+                            tid,
+                            stack: Err(SampleError::Torn),
+                        })
+                        .collect()
+                }
+            };
+            let any_gone = threads.iter().any(|t| t.stack == Err(SampleError::Gone));
+            if self.tx.send(Msg::Sample(Sample { at, threads })).is_err() {
+                return (EndReason::Interrupted, at, missed);
+            }
+            if any_gone || now >= next_rescan {
+                next_rescan = now + RESCAN;
+                match self.rescan() {
+                    Err(r) => return (r, at, missed),
+                    Ok(true) => {
+                        tids = self.threads.keys().copied().collect();
+                        let _ = self
+                            .tx
+                            .send(Msg::Threads(self.threads.values().cloned().collect()));
+                    }
+                    Ok(false) => {}
+                }
+            }
+            next += interval;
+            let now = Instant::now();
+            if now > next + interval * MAX_LAG_TICKS {
+                let behind = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64;
+                missed += behind;
+                next += interval.saturating_mul(behind.min(u32::MAX as u64) as u32);
+            }
+            if out_of_time(next) {
+                let end = begun + self.cfg.duration.unwrap_or_default();
+                if self.stopped_within(end) {
+                    return (EndReason::Interrupted, Instant::now() - start, missed);
+                }
+                return (EndReason::Duration, Instant::now() - start, missed);
+            }
+            if self.stopped_within(next) {
+                return (EndReason::Interrupted, Instant::now() - start, missed);
+            }
+        }
+    }
+}
