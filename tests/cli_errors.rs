@@ -1,0 +1,253 @@
+//! The spec's "bad input" list and lifecycle: every error gets a clear
+//! message and the right exit status; exits, signals and a closed output
+//! end the run cleanly.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn py() -> Python {
+    // Lifecycle tests need one interpreter: prefer 3.11 (the machine's own).
+    let all = pythons();
+    all.iter()
+        .find(|p| p.minor() == 11)
+        .cloned()
+        .unwrap_or_else(|| all[0].clone())
+}
+
+fn run_aelm(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(aelm_bin()).args(args).output().expect("aelm");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn no_such_pid() {
+    let (code, stdout, stderr) = run_aelm(&["attach", "--pid", "999999999"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("no process with pid 999999999"), "{stderr}");
+}
+
+#[test]
+fn not_a_python_process() {
+    let mut sleep = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let (code, _, stderr) = run_aelm(&["attach", "--pid", &sleep.id().to_string()]);
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is not a Python process"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["attach"],
+        vec!["attach", "--pid", "1", "--threshold-ms", "0"],
+        vec!["attach", "--pid", "1", "--rate", "1"],
+        vec!["run"],
+        vec!["frobnicate"],
+    ] {
+        let (code, stdout, _) = run_aelm(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stdout.is_empty());
+    }
+}
+
+#[test]
+fn permission_denied_explains_what_is_needed() {
+    if !Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("setpriv missing: skipped");
+        return;
+    }
+    let py = py();
+    let Some(fx) = Fixture::start(&py, "sleep_in_coroutine.py", &[]) else {
+        return;
+    };
+    // aelm as an unprivileged user against a root-owned target.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(aelm_bin())
+        .args(["attach", "--pid", &fx.pid().to_string()])
+        .output()
+        .expect("setpriv aelm");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(stderr.contains("CAP_SYS_PTRACE"), "{stderr}");
+}
+
+#[test]
+fn target_exit_mid_run_ends_cleanly() {
+    let py = py();
+    let dir = scratch("exit");
+    let mut cmd = fixture_command(&py, "sleep_in_coroutine.py", &[], &dir);
+    cmd.env("AELM_EXIT_AFTER_DONE", "1").stdout(Stdio::null());
+    let mut fx = cmd.spawn().expect("fixture");
+    let truth = dir.join("truth.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !read_truth(&truth).iter().any(|e| e["event"] == "ready") {
+        assert!(Instant::now() < deadline, "fixture not ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut aelm = Aelm::attach(fx.id(), &["--threshold-ms", "20"]);
+    aelm.wait_for("start", Duration::from_secs(30));
+    std::fs::write(dir.join("go"), "go").expect("go");
+    let (lines, status) = aelm.finish();
+    let _ = fx.wait();
+    assert_eq!(status, 0);
+    let end = lines.last().expect("lines");
+    assert_eq!(end["type"], "end");
+    assert_eq!(end["reason"], "target-exited");
+    assert_eq!(
+        blocks(&lines).len(),
+        truth_blocks(&read_truth(&truth)).len()
+    );
+}
+
+#[test]
+fn sigint_and_sigterm_flush_the_block_in_progress() {
+    let py = py();
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let dir = scratch("sig");
+        let mut cmd = fixture_command(&py, "sleep_in_coroutine.py", &[], &dir);
+        cmd.env("AELM_BLOCK_MS", "5000").stdout(Stdio::null());
+        let mut fx = cmd.spawn().expect("fixture");
+        let truth = dir.join("truth.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !read_truth(&truth).iter().any(|e| e["event"] == "ready") {
+            assert!(Instant::now() < deadline, "fixture not ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut aelm = Aelm::attach(fx.id(), &["--threshold-ms", "20"]);
+        aelm.wait_for("start", Duration::from_secs(30));
+        std::fs::write(dir.join("go"), "go").expect("go");
+        // Well inside the 5 s block.
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(aelm.child.id() as i32, sig);
+        }
+        let (lines, status) = aelm.finish();
+        let _ = fx.kill();
+        let _ = fx.wait();
+        assert_eq!(status, 0);
+        let ongoing: Vec<_> = lines.iter().filter(|l| l["state"] == "ongoing").collect();
+        assert_eq!(ongoing.len(), 1, "the block passed --ongoing-ms: {lines:?}");
+        let flushed = blocks(&lines);
+        assert_eq!(flushed.len(), 1, "{lines:?}");
+        assert_eq!(flushed[0]["truncated"], true);
+        assert!(flushed[0]["duration_ms"].as_f64().unwrap_or(0.0) > 1000.0);
+        assert_eq!(flushed[0]["culprit"]["function"], "handle_request");
+        let end = lines.last().expect("lines");
+        assert_eq!(end["reason"], "interrupted");
+    }
+}
+
+#[test]
+fn closed_output_exits_quietly() {
+    let py = py();
+    let Some(fx) = Fixture::start(&py, "sleep_in_coroutine.py", &[]) else {
+        return;
+    };
+    let mut aelm = Command::new(aelm_bin())
+        .args([
+            "attach",
+            "--pid",
+            &fx.pid().to_string(),
+            "--threshold-ms",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("aelm");
+    // Like `| head -1`: read the start line, then close the pipe.
+    let stdout = aelm.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("first line");
+    assert!(first.contains("\"type\":\"start\""), "{first}");
+    fx.go();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = aelm.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "aelm did not stop after its output closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = aelm.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn run_mode_watches_from_the_start_and_fail_on_block_exits_3() {
+    let py = py();
+    let dir = scratch("run");
+    let truth = dir.join("truth.jsonl");
+    let out = Command::new(aelm_bin())
+        .args(["run", "--threshold-ms", "20", "--fail-on-block", "--"])
+        .arg(&py.exe)
+        .arg(fixture("sleep_in_coroutine.py"))
+        .env("AELM_TRUTH", &truth)
+        .env("AELM_EXIT_AFTER_DONE", "1")
+        .env("PYTHONPATH", &py.pythonpath)
+        .output()
+        .expect("aelm run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout holds only JSON lines"))
+        .collect();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines[0]["type"], "start");
+    let end = lines.last().expect("end");
+    assert_eq!(end["reason"], "target-exited");
+    assert_eq!(end["exit_code"], 0);
+    let truth = truth_blocks(&read_truth(&truth));
+    let interval = lines[0]["interval_us"].as_f64().unwrap_or(0.0) / 1000.0;
+    let problems = compare(&truth, &lines, interval, py.minor());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn run_mode_passes_on_a_failing_program_status() {
+    let py = py();
+    let out = Command::new(aelm_bin())
+        .args(["run", "--"])
+        .arg(&py.exe)
+        .args([
+            "-c",
+            "import asyncio, sys\nasyncio.run(asyncio.sleep(0.3))\nsys.exit(7)",
+        ])
+        .output()
+        .expect("aelm run");
+    assert_eq!(out.status.code(), Some(7));
+}

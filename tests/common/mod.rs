@@ -1,0 +1,394 @@
+//! Shared harness of the integration tests: the provisioned Python
+//! interpreters, fixture processes that record their own ground truth, and
+//! the real `aelm` binary run against them.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One provisioned interpreter (a line of `pythons.tsv`).
+#[derive(Debug, Clone)]
+pub struct Python {
+    pub version: String,
+    pub exe: PathBuf,
+    pub pythonpath: String,
+    pub packages: Vec<String>,
+}
+
+impl Python {
+    pub fn minor(&self) -> u32 {
+        self.version
+            .split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+    pub fn has(&self, pkg: &str) -> bool {
+        self.packages.iter().any(|p| p == pkg)
+    }
+}
+
+/// The interpreters to test against: `$AELM_PYTHONS` (a manifest written by
+/// scripts/provision-pythons.sh), else `~/.cache/aelm/pythons.tsv`, else
+/// the `python3` on PATH. `$AELM_TEST_VERSIONS=3.11,3.14` narrows the list.
+pub fn pythons() -> Vec<Python> {
+    let manifest = std::env::var_os("AELM_PYTHONS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            let cache = std::env::var_os("AELM_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(&home).join(".cache/aelm"));
+            Some(cache.join("pythons.tsv"))
+        });
+    let mut list = Vec::new();
+    if let Some(text) = manifest.and_then(|m| fs::read_to_string(m).ok()) {
+        for line in text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
+            let cols: Vec<&str> = line.split('\t').collect();
+            if cols.len() < 2 {
+                continue;
+            }
+            list.push(Python {
+                version: cols[0].to_string(),
+                exe: PathBuf::from(cols[1]),
+                pythonpath: cols.get(2).unwrap_or(&"").to_string(),
+                packages: cols
+                    .get(3)
+                    .map(|p| p.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    if list.is_empty() {
+        eprintln!("no pythons.tsv: testing with the python3 on PATH only");
+        let out = Command::new("python3")
+            .args(["-c", "import platform; print(platform.python_version())"])
+            .output()
+            .expect("python3 on PATH");
+        list.push(Python {
+            version: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            exe: PathBuf::from("python3"),
+            pythonpath: String::new(),
+            packages: vec![],
+        });
+    }
+    if let Ok(only) = std::env::var("AELM_TEST_VERSIONS") {
+        let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+        list.retain(|p| wanted.iter().any(|w| p.version.starts_with(w)));
+    }
+    list
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("fixtures").join(name)
+}
+
+pub fn aelm_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_aelm"))
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh scratch directory for one test.
+pub fn scratch(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("aelm-test-{}-{tag}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Ground truth a fixture recorded.
+#[derive(Debug, Clone)]
+pub struct TruthBlock {
+    pub tid: u64,
+    pub function: String,
+    pub file: String,
+    pub line: u64,
+    pub start: f64,
+    pub end: f64,
+    pub callee_file: Option<String>,
+}
+
+pub fn read_truth(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+pub fn truth_blocks(events: &[Value]) -> Vec<TruthBlock> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "block")
+        .map(|e| TruthBlock {
+            tid: e["tid"].as_u64().unwrap_or(0),
+            function: e["function"].as_str().unwrap_or("").to_string(),
+            file: e["file"].as_str().unwrap_or("").to_string(),
+            line: e["line"].as_u64().unwrap_or(0),
+            start: e["start"].as_f64().unwrap_or(0.0),
+            end: e["end"].as_f64().unwrap_or(0.0),
+            callee_file: e["callee_file"].as_str().map(str::to_string),
+        })
+        .collect()
+}
+
+/// A running fixture program.
+pub struct Fixture {
+    pub child: Child,
+    pub truth: PathBuf,
+    pub go: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// Exit status of a fixture whose optional package (uvloop, aiohttp) is
+/// missing.
+pub const FIXTURE_SKIP: i32 = 4;
+
+pub fn fixture_command(py: &Python, script: &str, args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new(&py.exe);
+    cmd.arg(fixture(script)).args(args);
+    cmd.env("AELM_TRUTH", dir.join("truth.jsonl"));
+    cmd.env("AELM_GO", dir.join("go"));
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+    if !py.pythonpath.is_empty() {
+        cmd.env("PYTHONPATH", &py.pythonpath);
+    }
+    cmd
+}
+
+impl Fixture {
+    /// Starts a fixture and waits until it reports `ready`. `None` when
+    /// the fixture says it cannot run on this interpreter (status 4).
+    pub fn start(py: &Python, script: &str, args: &[&str]) -> Option<Fixture> {
+        let dir = scratch(script.trim_end_matches(".py"));
+        let child = fixture_command(py, script, args, &dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start fixture");
+        let mut f = Fixture {
+            child,
+            truth: dir.join("truth.jsonl"),
+            go: dir.join("go"),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if read_truth(&f.truth).iter().any(|e| e["event"] == "ready") {
+                return Some(f);
+            }
+            if let Ok(Some(st)) = f.child.try_wait() {
+                if st.code() == Some(FIXTURE_SKIP) {
+                    return None;
+                }
+                panic!("fixture {script} on {} exited early: {st}", py.version);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fixture {script} never got ready"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn go(&self) {
+        fs::write(&self.go, b"go").expect("go file");
+    }
+
+    /// Waits for the fixture's `done` line.
+    pub fn wait_done(&mut self, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let events = read_truth(&self.truth);
+            if events.iter().any(|e| e["event"] == "done") {
+                return events;
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("fixture exited before done: {st}");
+            }
+            assert!(Instant::now() < deadline, "fixture never finished");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running aelm with its stdout lines collected.
+pub struct Aelm {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<Value>,
+}
+
+impl Aelm {
+    pub fn spawn(args: &[&str]) -> Aelm {
+        let mut child = Command::new(aelm_bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start aelm");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Aelm {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn attach(pid: u32, extra: &[&str]) -> Aelm {
+        let pid = pid.to_string();
+        let mut args = vec!["attach", "--pid", &pid];
+        args.extend_from_slice(extra);
+        Aelm::spawn(&args)
+    }
+
+    /// Reads lines until one has `"type": ty`.
+    pub fn wait_for(&mut self, ty: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let v: Value = serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("aelm printed a non-JSON line {line:?}: {e}"));
+                    let hit = v["type"] == ty;
+                    self.seen.push(v.clone());
+                    if hit {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {ty} line from aelm within {timeout:?}; saw {:?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// SIGTERM, then collect everything up to the `end` line and the status.
+    pub fn stop(mut self) -> (Vec<Value>, i32) {
+        // SAFETY: kill(2) on a child we started.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.finish()
+    }
+
+    /// Waits for aelm to exit on its own; returns all lines and the status.
+    pub fn finish(mut self) -> (Vec<Value>, i32) {
+        let _ = self.wait_for("end", Duration::from_secs(30));
+        let status = self.child.wait().expect("aelm status");
+        (self.seen, status.code().unwrap_or(-1))
+    }
+}
+
+pub fn blocks(lines: &[Value]) -> Vec<&Value> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "block" && l["state"] == "ended")
+        .collect()
+}
+
+/// Seconds since the epoch of an RFC 3339 time aelm printed.
+pub fn epoch(rfc3339: &str) -> f64 {
+    let t = humantime::parse_rfc3339(rfc3339).expect("RFC 3339 time");
+    t.duration_since(std::time::UNIX_EPOCH)
+        .expect("after epoch")
+        .as_secs_f64()
+}
+
+/// Tolerance on durations beyond one sampling interval: the machine is
+/// small and shared.
+pub const DURATION_SLACK_MS: f64 = 15.0;
+
+/// Compares aelm's blocks with a fixture's ground truth: every truth block
+/// found (same thread, overlapping in time, culprit function/file/line,
+/// duration within one interval plus slack, callee file where expected) and
+/// no block invented. Returns a list of problems (empty when all is well).
+pub fn compare(truth: &[TruthBlock], lines: &[Value], interval_ms: f64, minor: u32) -> Vec<String> {
+    let found = blocks(lines);
+    let mut problems = Vec::new();
+    let mut used: HashMap<usize, usize> = HashMap::new();
+    for (ti, t) in truth.iter().enumerate() {
+        let hit = found.iter().enumerate().find(|(bi, b)| {
+            let start = epoch(b["time"].as_str().unwrap_or(""));
+            let end = start + b["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+            let overlap = end.min(t.end) - start.max(t.start);
+            !used.contains_key(bi)
+                && b["tid"].as_u64() == Some(t.tid)
+                && overlap > 0.5 * (t.end - t.start)
+        });
+        let Some((bi, b)) = hit else {
+            problems.push(format!(
+                "truth block {ti} ({} at {}) not found",
+                t.function, t.line
+            ));
+            continue;
+        };
+        used.insert(bi, ti);
+        let c = &b["culprit"];
+        let qual = c["qualname"].as_str().unwrap_or("");
+        // Before 3.11 code objects carry no qualname: only the last part.
+        let short = t.function.rsplit('.').next().unwrap_or(&t.function);
+        let name_ok = qual == t.function || (minor < 11 && qual == short);
+        if !name_ok || c["file"] != t.file.as_str() || c["line"].as_u64() != Some(t.line) {
+            problems.push(format!(
+                "block {ti}: culprit {qual} {}:{} expected {} {}:{}",
+                c["file"], c["line"], t.function, t.file, t.line
+            ));
+        }
+        let want = (t.end - t.start) * 1000.0;
+        let got = b["duration_ms"].as_f64().unwrap_or(0.0);
+        if (got - want).abs() > interval_ms + DURATION_SLACK_MS {
+            problems.push(format!("block {ti}: duration {got} ms, truth {want:.1} ms"));
+        }
+        if let Some(cf) = &t.callee_file {
+            let callee = b["callee"]["file"].as_str().unwrap_or("");
+            if !callee.contains(cf.as_str()) {
+                problems.push(format!("block {ti}: callee {callee:?} expected in {cf}"));
+            }
+        }
+    }
+    for (bi, b) in found.iter().enumerate() {
+        if !used.contains_key(&bi) {
+            problems.push(format!("invented block: {b}"));
+        }
+    }
+    problems
+}

@@ -1,0 +1,110 @@
+//! End-to-end: the real `aelm attach` against the fixture programs, on every
+//! provisioned CPython, compared with the ground truth each fixture records.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const THRESHOLD_MS: &str = "20";
+
+/// Attaches to one fixture on one interpreter; returns problems found.
+fn check_one(py: &Python, script: &str, args: &[&str]) -> Result<Vec<String>, String> {
+    let Some(mut fx) = Fixture::start(py, script, args) else {
+        return Err(format!(
+            "{script} skipped on {} (optional package missing)",
+            py.version
+        ));
+    };
+    let mut aelm = Aelm::attach(fx.pid(), &["--threshold-ms", THRESHOLD_MS]);
+    let start = aelm.wait_for("start", Duration::from_secs(30));
+    let interval_ms = start["interval_us"].as_f64().unwrap_or(0.0) / 1000.0;
+    fx.go();
+    let events = fx.wait_done(Duration::from_secs(60));
+    // Let aelm see the loop go idle after the last block.
+    std::thread::sleep(Duration::from_millis(300));
+    let (lines, status) = aelm.stop();
+    let mut problems = Vec::new();
+    if status != 0 {
+        problems.push(format!("aelm exit status {status}"));
+    }
+    let truth = truth_blocks(&events);
+    let declared = events
+        .iter()
+        .find(|e| e["event"] == "done")
+        .and_then(|e| e["blocks"].as_u64())
+        .unwrap_or(0);
+    if declared as usize != truth.len() {
+        problems.push(format!(
+            "fixture declared {declared} blocks, recorded {}",
+            truth.len()
+        ));
+    }
+    problems.extend(compare(&truth, &lines, interval_ms, py.minor()));
+    let end = lines.last().cloned().unwrap_or_default();
+    if end["type"] != "end" {
+        problems.push(format!("last line is not `end`: {end}"));
+    }
+    Ok(problems
+        .into_iter()
+        .map(|p| format!("{script} {args:?} on {}: {p}", py.version))
+        .collect())
+}
+
+/// Runs a fixture on every interpreter; fails with every problem at once.
+fn check(script: &str, args: &[&str]) {
+    let mut problems = Vec::new();
+    let mut ran = Vec::new();
+    for py in pythons() {
+        match check_one(&py, script, args) {
+            Ok(p) => {
+                ran.push(py.version.clone());
+                problems.extend(p);
+            }
+            Err(skip) => eprintln!("{skip}"),
+        }
+    }
+    eprintln!("{script} {args:?}: ran on {}", ran.join(" "));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn sleep_in_coroutine() {
+    check("sleep_in_coroutine.py", &[]);
+}
+
+#[test]
+fn sleep_in_helper() {
+    check("sleep_in_helper.py", &[]);
+}
+
+#[test]
+fn cpu_through_many_small_calls() {
+    check("cpu_many_calls.py", &[]);
+}
+
+#[test]
+fn long_c_call() {
+    check("c_call.py", &[]);
+}
+
+#[test]
+fn library_call_urlopen() {
+    check("lib_urlopen.py", &[]);
+}
+
+#[test]
+fn library_call_sqlite() {
+    check("lib_sqlite.py", &[]);
+}
+
+#[test]
+fn many_short_callbacks_are_not_blocks() {
+    check("many_short_callbacks.py", &[]);
+}
+
+#[test]
+fn executor_thread_is_not_the_loop() {
+    check("executor_offload.py", &[]);
+}
