@@ -50,6 +50,17 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Print every Python thread's current stack once (JSON, one line per thread),
+    /// with what aelm makes of it: loop or not, idle or busy, which callback.
+    #[command(after_help = "Example:\n  aelm dump --pid 1234 | jq .loop")]
+    Dump {
+        /// Process id of the running Python program.
+        #[arg(long, short = 'p', value_name = "PID")]
+        pid: i32,
+        /// Stack reader.
+        #[arg(long, value_enum, default_value_t = Reader::Direct)]
+        reader: Reader,
+    },
 }
 
 /// Output format of block lines.
@@ -59,6 +70,23 @@ pub enum Format {
     Json,
     /// One readable line per block, for a terminal.
     Text,
+}
+
+/// Stack reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Reader {
+    Direct,
+    #[value(name = "py-spy")]
+    PySpy,
+}
+
+impl Reader {
+    pub fn kind(self) -> crate::python::attach::ReaderKind {
+        match self {
+            Reader::Direct => crate::python::attach::ReaderKind::Direct,
+            Reader::PySpy => crate::python::attach::ReaderKind::PySpy,
+        }
+    }
 }
 
 /// Options shared by `attach` and `run`.
@@ -103,6 +131,12 @@ pub struct WatchOpts {
     /// "ongoing", and again when it ends.
     #[arg(long, default_value_t = 1000.0, value_name = "MS", value_parser = positive_f64)]
     pub ongoing_ms: f64,
+
+    /// How to read the target's stacks: aelm's own reader (about one memory read a
+    /// sample), or py-spy's (slower, cannot tell apart back-to-back callbacks of the same
+    /// code, no coroutine flags; kept for comparison).
+    #[arg(long, value_enum, default_value_t = Reader::Direct)]
+    pub reader: Reader,
 
     /// Exit with status 3 if any block was reported (for CI).
     #[arg(long)]

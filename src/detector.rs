@@ -78,6 +78,9 @@ pub struct Block {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Totals {
     pub samples: u64,
+    /// Times a thread went unobserved for longer than [`Config::max_gap`]
+    /// (aelm was starved of CPU, or reads kept failing).
+    pub gaps: u64,
     pub failed_samples: u64,
     pub blocks: u64,
     pub blocked: Duration,
@@ -397,6 +400,8 @@ impl Ownership {
 struct Track {
     learned: Learned,
     run: Option<Run>,
+    /// Time of this thread's last readable sample.
+    last_ok: Option<Duration>,
 }
 
 /// The streaming detector. Feed it samples in time order with [`push`];
@@ -410,6 +415,18 @@ pub struct Detector {
     own: Ownership,
     tracks: HashMap<u64, Track>,
     totals: Totals,
+}
+
+impl Config {
+    /// The longest a thread may go unobserved inside one block: four
+    /// intervals, or half the threshold if that is longer. Two
+    /// busy samples of the same callback further apart than this are not
+    /// evidence that the loop stayed in it (memory is reused: a later
+    /// callback can show the same code, frame and handle addresses), so the
+    /// block ends at its last sample and a new one starts.
+    pub fn max_gap(&self) -> Duration {
+        (self.interval * 4).max(self.threshold / 2)
+    }
 }
 
 impl Detector {
@@ -453,6 +470,18 @@ impl Detector {
             };
             self.own.learn(frames);
             let forced = self.cfg.forced_thread == Some(ts.tid);
+            let max_gap = self.cfg.max_gap();
+            let track = self.tracks.entry(ts.tid).or_default();
+            let gap = track
+                .last_ok
+                .is_some_and(|t| sample.at.saturating_sub(t) > max_gap);
+            track.last_ok = Some(sample.at);
+            if gap {
+                self.totals.gaps += 1;
+                if let Some(run) = track.run.take() {
+                    out.extend(self.close(ts.tid, run, false));
+                }
+            }
             let track = self.tracks.entry(ts.tid).or_default();
             let view = classify(frames, &mut track.learned, forced);
             let (root, id) = match view {

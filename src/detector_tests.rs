@@ -415,3 +415,26 @@ fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
     let tids: Vec<u64> = blocks.iter().map(|b| b.tid).collect();
     assert_eq!(tids, vec![1, 3]);
 }
+
+#[test]
+fn a_gap_in_observation_ends_the_block() {
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let busy = l.busy(&[fr(&h, 42)], 1);
+    // Samples at 0..20 ms, then nothing until 100 ms (aelm starved), then more.
+    let mut samples = seq(vec![busy.clone(); 5]);
+    for i in 0..5u64 {
+        samples.push(Sample {
+            at: Duration::from_millis(100 + 5 * i),
+            threads: vec![ThreadSample {
+                tid: 7,
+                stack: Ok(busy.clone()),
+            }],
+        });
+    }
+    let (blocks, totals) = detect(cfg(), &samples);
+    assert_eq!(totals.gaps, 1);
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert_eq!(blocks[0].duration, Duration::from_millis(25));
+    assert_eq!(blocks[1].duration, Duration::from_millis(25));
+}

@@ -2,6 +2,7 @@
 
 mod cli;
 mod detector;
+mod dump;
 mod python;
 mod report;
 mod sample;
@@ -21,6 +22,7 @@ fn main() {
     let result = match cli.command {
         Command::Attach { pid, opts } => session::run(Target::Pid(pid), &opts),
         Command::Run { opts, command } => session::run(Target::Command(command), &opts),
+        Command::Dump { pid, reader } => dump::run(pid, reader.kind()),
     };
     let status = match result {
         Ok(status) => status,

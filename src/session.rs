@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::cli::{Format, WatchOpts};
 use crate::detector::{Config as DetectorConfig, Detector};
-use crate::python::attach::{self, ReaderKind};
+use crate::python::attach;
 use crate::report::json::JsonReporter;
 use crate::report::text::TextReporter;
 use crate::report::{BlockContext, EndInfo, Reporter, StartInfo};
@@ -129,7 +129,8 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
     };
     watch_signals(stop_tx.clone(), child_status.as_ref().map(|_| pid))?;
     let wait = child_status.as_ref().map(|_| RUN_ATTACH_WAIT);
-    let source = match attach::open(pid, ReaderKind::PySpy, wait) {
+    let kind = opts.reader.kind();
+    let source = match attach::open(pid, kind, wait) {
         Ok(s) => s,
         Err(e) => {
             if let Some(st) = child_status
@@ -159,7 +160,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
             return Err(e);
         }
     };
-    let reader = "py-spy";
+    let reader = kind.name();
     let (tx, rx) = bounded::<Msg>(CHANNEL_DEPTH);
     let scfg = SamplerConfig {
         pid,

@@ -231,9 +231,8 @@ fn run_mode_watches_from_the_start_and_fail_on_block_exits_3() {
     let end = lines.last().expect("end");
     assert_eq!(end["reason"], "target-exited");
     assert_eq!(end["exit_code"], 0);
-    let truth = truth_blocks(&read_truth(&truth));
     let interval = lines[0]["interval_us"].as_f64().unwrap_or(0.0) / 1000.0;
-    let problems = compare(&truth, &lines, interval, py.minor());
+    let problems = compare(&read_truth(&truth), &lines, interval, py.minor());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -41,7 +41,7 @@ fn check_one(py: &Python, script: &str, args: &[&str]) -> Result<Vec<String>, St
             truth.len()
         ));
     }
-    problems.extend(compare(&truth, &lines, interval_ms, py.minor()));
+    problems.extend(compare(&events, &lines, interval_ms, py.minor()));
     let end = lines.last().cloned().unwrap_or_default();
     if end["type"] != "end" {
         problems.push(format!("last line is not `end`: {end}"));
@@ -107,4 +107,19 @@ fn many_short_callbacks_are_not_blocks() {
 #[test]
 fn executor_thread_is_not_the_loop() {
     check("executor_offload.py", &[]);
+}
+
+#[test]
+fn two_loops_in_two_threads() {
+    check("two_loops.py", &[]);
+}
+
+#[test]
+fn uvloop_under_asyncio_run() {
+    check("uvloop_blocks.py", &["--runner", "asyncio-run"]);
+}
+
+#[test]
+fn uvloop_run() {
+    check("uvloop_blocks.py", &["--runner", "uvloop-run"]);
 }

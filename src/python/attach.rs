@@ -10,6 +10,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use py_spy::PythonSpy;
 
 use super::StackSource;
+use super::direct::DirectReader;
+use super::direct_source::DirectSource;
 use super::pyspy::{PySpySource, pyspy_config};
 
 /// Oldest and newest CPython minor versions aelm reads.
@@ -19,8 +21,19 @@ pub const NEWEST_MINOR: u64 = 15;
 /// Which stack reader to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReaderKind {
-    /// py-spy's `get_stack_traces()`.
+    /// aelm's own reader: about one memory read a sample.
+    Direct,
+    /// py-spy's `get_stack_traces()`: slower, no frame addresses or flags.
     PySpy,
+}
+
+impl ReaderKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReaderKind::Direct => "direct",
+            ReaderKind::PySpy => "py-spy",
+        }
+    }
 }
 
 /// The process's command name, for messages.
@@ -48,8 +61,12 @@ pub fn is_alive(pid: i32) -> bool {
 /// The kernel's ptrace policy, for permission messages.
 fn ptrace_scope() -> String {
     match fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope") {
-        Ok(s) => format!("kernel.yama.ptrace_scope is {}", s.trim()),
-        Err(_) => "this kernel has no Yama ptrace_scope setting".to_string(),
+        Ok(s) => format!(
+            "kernel.yama.ptrace_scope is {}: 0 allows same-user reads, 1 only by a parent \
+             process or with CAP_SYS_PTRACE, 2 only with CAP_SYS_PTRACE, 3 never",
+            s.trim()
+        ),
+        Err(_) => "this kernel has no Yama ptrace_scope restriction".to_string(),
     }
 }
 
@@ -57,8 +74,7 @@ fn ptrace_scope() -> String {
 pub fn permission_error(pid: i32) -> anyhow::Error {
     anyhow!(
         "permission denied reading the memory of pid {pid} ({}): run aelm as the same user as \
-         the target with ptrace allowed ({}; 0 allows same-user reads, 1 only for parents or \
-         CAP_SYS_PTRACE), or as root or with CAP_SYS_PTRACE (in a container: \
+         the target with ptrace allowed ({}), or as root or with CAP_SYS_PTRACE (in a container: \
          --cap-add SYS_PTRACE). See docs/usage.md#permissions",
         comm(pid),
         ptrace_scope()
@@ -136,6 +152,14 @@ fn open_pyspy(pid: i32) -> Result<PythonSpy> {
     Ok(spy)
 }
 
+fn open_direct(pid: i32) -> Result<Box<dyn StackSource>> {
+    // py-spy's discovery first: it gives the clearest errors (version, permissions).
+    drop(open_pyspy(pid)?);
+    let reader = DirectReader::attach(pid)
+        .with_context(|| format!("attaching aelm's reader to pid {pid} ({})", comm(pid)))?;
+    Ok(Box::new(DirectSource::new(reader, pid)))
+}
+
 /// Attaches to `pid`. With `wait`, keeps retrying until the deadline while
 /// the interpreter is not ready yet (a program just started by `aelm run`).
 pub fn open(pid: i32, kind: ReaderKind, wait: Option<Duration>) -> Result<Box<dyn StackSource>> {
@@ -145,11 +169,11 @@ pub fn open(pid: i32, kind: ReaderKind, wait: Option<Duration>) -> Result<Box<dy
             ReaderKind::PySpy => {
                 open_pyspy(pid).map(|spy| Box::new(PySpySource::new(spy)) as Box<dyn StackSource>)
             }
+            ReaderKind::Direct => open_direct(pid),
         });
         match (attempt, deadline) {
             (Ok(source), _) => return Ok(source),
-            (Err(e), Some(d)) if Instant::now() < d && is_alive(pid) => {
-                let _ = e;
+            (Err(_), Some(d)) if Instant::now() < d && is_alive(pid) => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             (Err(e), _) => return Err(e),

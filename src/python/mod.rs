@@ -5,6 +5,7 @@
 
 pub mod attach;
 pub mod direct;
+pub mod direct_source;
 pub mod pyspy;
 
 use crate::sample::{Frame, SampleError, ThreadSample};

@@ -124,6 +124,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
             "reason": info.reason,
             "samples": t.samples,
             "failed_samples": t.failed_samples,
+            "gaps": t.gaps,
             "blocks": t.blocks,
             "blocked_ms": millis(t.blocked),
             "achieved_hz": hz,

@@ -79,8 +79,9 @@ impl Memory for ProcessMem {
 
     fn read_batch(&self, reqs: &mut [(u64, &mut [u8])]) -> usize {
         let mut done = 0;
-        while done < reqs.len() {
-            let part = &mut reqs[done..(done + MAX_BATCH).min(reqs.len())];
+        let count = reqs.len();
+        while done < count {
+            let part = &mut reqs[done..(done + MAX_BATCH).min(count)];
             let mut local = Vec::with_capacity(part.len());
             let mut remote = Vec::with_capacity(part.len());
             let mut total = 0usize;

@@ -1,1 +1,341 @@
-//! Direct reader of CPython frames (being written).
+//! aelm's direct reader of a CPython 3.8-3.15 target: finds the interpreter
+//! through py-spy's public discovery, then lists thread states and reads a
+//! thread's Python stack itself, in about one `process_vm_readv` a sample in
+//! steady state (see `walk.rs` for what is read, cached and reused).
+//!
+//! Files: `offsets.rs` (all version knowledge; `offsets_table.rs` is generated
+//! by `scripts/gen-offsets/`), `memory.rs` (the [`Memory`] trait), `objects.rs`
+//! (str/bytes/dict), `linetable.rs` (line numbers), `walk.rs` (stacks).
+
+pub mod linetable;
+pub mod memory;
+pub mod objects;
+pub mod offsets;
+mod offsets_table;
+mod walk;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+
+use crate::sample::CodeInfo;
+pub use memory::{Memory, ProcessMem};
+use memory::{rd_i32, rd_u64};
+use objects::Types;
+pub use offsets::Layout;
+use walk::{Batch, RawFrame};
+
+/// Most thread states listed (a longer list is a cycle or garbage).
+pub const MAX_THREADS: usize = 4096;
+/// Most frames in one stack (deeper is a cycle or garbage: the sample fails).
+pub const MAX_DEPTH: usize = 4096;
+
+/// One Python thread of the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PyThread {
+    /// Native (kernel) thread id; 0 when it could not be found (3.8-3.10
+    /// keep only the pthread id; see [`DirectReader::threads`]).
+    pub tid: u64,
+    /// Address of the `PyThreadState`.
+    pub tstate: u64,
+    /// `PyThreadState.thread_id` (`pthread_self()` of the thread).
+    pub pthread_id: u64,
+}
+
+/// A fast hasher for the caches keyed by target addresses (SipHash would
+/// cost more than the rest of a sample). Multiply-rotate, like FxHash.
+#[derive(Default, Clone, Copy)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by target addresses.
+pub type AddrMap<K, V> = HashMap<K, V, BuildHasherDefault<AddrHasher>>;
+
+/// What the reader knows about one code object of the target.
+struct CodeEntry {
+    info: Arc<CodeInfo>,
+    /// name, filename, qualname, linetable pointers and first line | flags:
+    /// compared against a fresh read to detect a reused address.
+    fingerprint: [u64; 5],
+    /// First code unit's address (3.11+) and the bytecode's length in bytes
+    /// (0: unknown), to check that a frame's instruction pointer is inside.
+    code_start: u64,
+    code_bytes: u64,
+    linetable: Box<[u8]>,
+    /// `Handle._run` of asyncio/events.py.
+    handle_run: bool,
+    /// Sample count when the fingerprint was last checked.
+    validated_at: u64,
+}
+
+/// Per-thread memory of the previous sample, for speculation and reuse.
+#[derive(Default)]
+struct ThreadCache {
+    /// 3.11/3.12: the `_PyCFrame` the thread state pointed to.
+    cframe: u64,
+    /// The data-stack chunk and how many bytes of it to read speculatively.
+    chunk: u64,
+    region_len: usize,
+    /// The previous sample's frames, innermost first (shims included).
+    chain: Vec<RawFrame>,
+    /// Addresses of those frames that lay outside the data-stack region.
+    heap: Vec<u64>,
+}
+
+/// Tuning of the sampler's speculation (see `walk.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Frames outside the data-stack region (generator/coroutine frames,
+    /// C-stack entry frames, 3.8-3.10 frame objects) re-read each sample in
+    /// the speculative batch, innermost first; outer ones are reused when
+    /// they join the previous sample's chain.
+    pub max_fresh_frames: usize,
+    /// Samples between two checks of a cached code object's fingerprint.
+    pub revalidate_every: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            max_fresh_frames: 8,
+            revalidate_every: 1000,
+        }
+    }
+}
+
+/// Counters, for diagnostics and benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub samples: u64,
+    pub code_loads: u64,
+    pub frames_reused: u64,
+    pub misses: u64,
+}
+
+/// The direct reader. `M` is the target's memory (a live process by default).
+pub struct DirectReader<M: Memory = ProcessMem> {
+    mem: M,
+    layout: Arc<Layout>,
+    version: String,
+    pid: i32,
+    interp: u64,
+    types: Types,
+    codes: AddrMap<u64, CodeEntry>,
+    lines: AddrMap<(u64, i64), u32>,
+    modules: AddrMap<u64, Option<String>>,
+    name_key: Option<u64>,
+    threads: AddrMap<u64, ThreadCache>,
+    links: AddrMap<u64, u64>,
+    pthread_tid_off: Option<u64>,
+    batch: Batch,
+    pub policy: Policy,
+    pub stats: Stats,
+}
+
+impl DirectReader<ProcessMem> {
+    /// Attach to a live process: py-spy's discovery finds the version and
+    /// the interpreter; for 3.13+ `_Py_DebugOffsets` is read from the target.
+    pub fn attach(pid: i32) -> Result<DirectReader<ProcessMem>> {
+        use py_spy::python_process_info::{
+            PythonProcessInfo, PythonProcessLayout, get_python_version,
+        };
+        let process = remoteprocess::Process::new(pid)
+            .with_context(|| format!("cannot open process {pid}"))?;
+        let info = PythonProcessInfo::new(&process)
+            .with_context(|| format!("process {pid} does not look like CPython"))?;
+        let v = get_python_version(&info, &process).context("cannot find the Python version")?;
+        if v.major != 3 || !(8..=15).contains(&v.minor) {
+            bail!("Python {v} is not supported (3.8 to 3.15 are)");
+        }
+        let config = py_spy::Config::default();
+        let addrs = PythonProcessLayout::new(&info, &process, &v, &config)
+            .context("cannot find the interpreter state")?;
+        let minor = v.minor as u32;
+        let mem = ProcessMem::new(pid).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut layout = offsets::from_table(minor)?;
+        if minor >= 13 {
+            match info.get_symbol("_PyRuntime") {
+                Some(&rt) => offsets::apply_debug_offsets(&mut layout, &mem, rt)?,
+                None => layout.notes.push(
+                    "offsets: no _PyRuntime symbol, _Py_DebugOffsets not read: header table only"
+                        .into(),
+                ),
+            }
+        }
+        let sym = |n: &str| info.get_symbol(n).copied();
+        let types = Types {
+            code: sym("PyCode_Type"),
+            str_: sym("PyUnicode_Type"),
+            bytes: sym("PyBytes_Type"),
+            dict: sym("PyDict_Type"),
+        };
+        Ok(DirectReader::with_memory(
+            mem,
+            layout,
+            format!("{}.{}.{}{}", v.major, v.minor, v.patch, v.release_flags),
+            pid,
+            addrs.interpreter_address as u64,
+            types,
+        ))
+    }
+}
+
+impl<M: Memory> DirectReader<M> {
+    /// A reader over any memory, for a known layout and interpreter address.
+    pub fn with_memory(
+        mem: M,
+        layout: Layout,
+        version: String,
+        pid: i32,
+        interp: u64,
+        types: Types,
+    ) -> DirectReader<M> {
+        DirectReader {
+            mem,
+            layout: Arc::new(layout),
+            version,
+            pid,
+            interp,
+            types,
+            codes: AddrMap::default(),
+            lines: AddrMap::default(),
+            modules: AddrMap::default(),
+            name_key: None,
+            threads: AddrMap::default(),
+            links: AddrMap::default(),
+            pthread_tid_off: None,
+            batch: Batch::default(),
+            policy: Policy::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// "3.11.7".
+    pub fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    /// Where the offsets came from.
+    pub fn layout_notes(&self) -> &[String] {
+        &self.layout.notes
+    }
+
+    /// Read operations (system calls on a live target) so far.
+    pub fn read_ops(&self) -> u64 {
+        self.mem.ops()
+    }
+
+    /// All thread states of the interpreter, newest first (CPython's order).
+    pub fn threads(&mut self) -> Result<Vec<PyThread>> {
+        let l = Arc::clone(&self.layout);
+        let mut head = [0u8; 8];
+        self.mem
+            .read(self.interp + l.interp_threads_head, &mut head)
+            .context("reading the interpreter's thread list")?;
+        let mut ts = u64::from_le_bytes(head);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let lo = l.ts_next.min(l.ts_thread_id);
+        let hi = l
+            .ts_next
+            .max(l.ts_thread_id)
+            .max(l.ts_native_thread_id.unwrap_or(0))
+            + 8;
+        let mut buf = vec![0u8; (hi - lo) as usize];
+        while ts != 0 {
+            if out.len() >= MAX_THREADS || !seen.insert(ts) {
+                bail!("thread state list is longer than {MAX_THREADS} or cyclic");
+            }
+            self.mem
+                .read(ts + lo, &mut buf)
+                .with_context(|| format!("reading thread state {ts:#x}"))?;
+            let f = |o: u64| rd_u64(&buf, (o - lo) as usize).unwrap_or(0);
+            let pthread_id = f(l.ts_thread_id);
+            let tid = l.ts_native_thread_id.map_or(0, f);
+            out.push(PyThread {
+                tid,
+                tstate: ts,
+                pthread_id,
+            });
+            ts = f(l.ts_next);
+        }
+        if l.ts_native_thread_id.is_none() {
+            self.fill_tids_from_pthreads(&mut out);
+        }
+        let live: HashSet<u64> = out.iter().map(|t| t.tstate).collect();
+        self.threads.retain(|k, _| live.contains(k));
+        Ok(out)
+    }
+
+    /// 3.8-3.10 keep no native thread id: find it in glibc's `struct
+    /// pthread` (the `pthread_t` value is its address), whose `tid` member
+    /// sits at 0x2d0 on x86_64 glibc. The offset is checked, not trusted: it
+    /// must give a live task id of the target for every thread; otherwise
+    /// the first 2 KiB of the struct are searched for an offset that does.
+    fn fill_tids_from_pthreads(&mut self, threads: &mut [PyThread]) {
+        const SPAN: usize = 0x800;
+        const GLIBC_TID: u64 = 0x2d0;
+        let tasks: HashSet<u64> = match std::fs::read_dir(format!("/proc/{}/task", self.pid)) {
+            Ok(d) => d
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect(),
+            Err(_) => return,
+        };
+        let mut structs = Vec::new();
+        for t in threads.iter() {
+            let mut b = vec![0u8; SPAN];
+            if t.pthread_id == 0 || self.mem.read(t.pthread_id, &mut b).is_err() {
+                return;
+            }
+            structs.push(b);
+        }
+        let works = |off: u64| -> bool {
+            let mut got = HashSet::new();
+            structs.iter().all(|b| {
+                rd_i32(b, off as usize)
+                    .is_some_and(|v| v > 0 && tasks.contains(&(v as u64)) && got.insert(v))
+            })
+        };
+        let off = self.pthread_tid_off.filter(|&o| works(o)).or_else(|| {
+            std::iter::once(GLIBC_TID)
+                .chain((0..SPAN as u64 - 4).step_by(4))
+                .find(|&o| works(o))
+        });
+        self.pthread_tid_off = off;
+        if let Some(off) = off {
+            for (t, b) in threads.iter_mut().zip(&structs) {
+                t.tid = rd_i32(b, off as usize).map_or(0, |v| v as u64);
+            }
+        }
+    }
+}
+
+// The sampler thread owns the reader.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<DirectReader>();
+};
+
+#[cfg(test)]
+mod tests;

@@ -322,7 +322,10 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         )
     };
     let mut skip_owners = Vec::new();
-    for o in [h.owned_by_cstack, h.owned_by_interpreter].into_iter().flatten() {
+    for o in [h.owned_by_cstack, h.owned_by_interpreter]
+        .into_iter()
+        .flatten()
+    {
         skip_owners.push(o as u8);
     }
     let ts_frame = if interp {
@@ -426,7 +429,8 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
     }
     let get = |field: Option<u64>, what: &str| -> Result<u64> {
         let off = need(field, what)? as usize;
-        let v = rd_u64(&buf, off).with_context(|| format!("_Py_DebugOffsets.{what} out of range"))?;
+        let v =
+            rd_u64(&buf, off).with_context(|| format!("_Py_DebugOffsets.{what} out of range"))?;
         if v > MAX_DEBUG_OFFSET {
             bail!("_Py_DebugOffsets.{what} = {v:#x} is implausible");
         }

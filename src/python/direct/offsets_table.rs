@@ -609,7 +609,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
     ),
     (
         14,
-        "CPython 3.14.10 headers: /tmp/x/root14/usr/include/python3.14",
+        "CPython 3.14.10 headers: ~/.cache/aelm/python3.14/usr/include/python3.14",
         HeaderOffsets {
             version_hex: 0x030e0af0,            // PY_VERSION_HEX  [patchlevel.h]
             ob_type: 8,                         // offsetof(PyObject, ob_type)  [object.h]
@@ -709,7 +709,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
     ),
     (
         15,
-        "CPython 3.15.2 headers: /tmp/x/root15/usr/include/python3.15",
+        "CPython 3.15.2 headers: ~/.cache/aelm/python3.15/usr/include/python3.15",
         HeaderOffsets {
             version_hex: 0x030f02f0,            // PY_VERSION_HEX  [patchlevel.h]
             ob_type: 8,                         // offsetof(PyObject, ob_type)  [object.h]

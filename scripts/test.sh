@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# aelm's test command (the README's, and CI's through .ci/run).
+#
+# On a fresh machine it installs what the tests need: Debian packages, the
+# CPython interpreters 3.8-3.15 and their PyPI packages (through
+# scripts/provision-pythons.sh, cached under ~/.cache/aelm), and the Rust
+# crates (cargo). Then: format and lint checks, unit tests, and the
+# end-to-end tests against real Python processes on every interpreter.
+#
+#   bash scripts/test.sh                 # everything
+#   AELM_TEST_VERSIONS=3.11 bash scripts/test.sh   # one interpreter only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v patchelf >/dev/null || need_apt+=(patchelf)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
+command -v curl >/dev/null || need_apt+=(curl)
+if ((${#need_apt[@]})); then
+  echo "test.sh: installing ${need_apt[*]}" >&2
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null; }
+fi
+
+echo "== provisioning CPython interpreters" >&2
+manifest=$(bash scripts/provision-pythons.sh)
+export AELM_PYTHONS="$manifest"
+echo "== interpreters under test:" >&2
+cut -f1,4 "$AELM_PYTHONS" | sed 's/^/   /' >&2
+
+echo "== cargo fmt --check && cargo clippy" >&2
+cargo fmt --check
+cargo clippy --release --all-targets --quiet -- -D warnings
+
+echo "== cargo test" >&2
+status=0
+cargo test --release || status=$?
+echo "== tested against CPython: $(cut -f1 "$AELM_PYTHONS" | tr '\n' ' ')" >&2
+exit "$status"

@@ -1,0 +1,666 @@
+//! Tests of the direct reader: a fake 3.12 target in memory (decoding,
+//! steady-state read count, hostile bytes: cycles, huge lengths, bad
+//! pointers, non-UTF-8), and live CPython 3.8-3.15 targets when installed
+//! (pyenv, or `${AELM_CACHE:-~/.cache/aelm}/pythons.tsv`).
+
+use super::memory::FakeMem;
+use super::objects::{Types, read_str};
+use super::offsets::{Layout, from_table};
+use super::*;
+use crate::sample::SampleError;
+
+// ---------------------------------------------------------------- fake target
+
+const TSTATE: u64 = 0x10_0000;
+const CFRAME: u64 = 0x11_0000;
+const CHUNK: u64 = 0x20_0000;
+const HEAP: u64 = 0x30_0000;
+const OBJS: u64 = 0x40_0000;
+const TID: u64 = 4242;
+
+struct Fake {
+    mem: FakeMem,
+    l: Layout,
+    next_obj: u64,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake {
+            mem: FakeMem::new(),
+            l: from_table(12).unwrap(),
+            next_obj: OBJS,
+        }
+    }
+
+    fn alloc(&mut self, bytes: Vec<u8>) -> u64 {
+        let a = self.next_obj;
+        self.next_obj += (bytes.len() as u64 + 0x100) & !0xf;
+        self.mem.map(a, bytes);
+        a
+    }
+
+    fn put(b: &mut [u8], off: u64, v: u64) {
+        b[off as usize..off as usize + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn str_bytes(&self, s: &[u8], length: i64) -> Vec<u8> {
+        let l = &self.l;
+        let mut b = vec![0u8; l.unicode_ascii_size as usize + s.len() + 1];
+        Fake::put(&mut b, l.unicode_length, length as u64);
+        let kind1 = 1u64 << l.unicode_kind_mask.trailing_zeros();
+        let state = kind1 | l.unicode_compact_mask | l.unicode_ascii_mask;
+        b[l.unicode_state as usize..l.unicode_state as usize + 4]
+            .copy_from_slice(&(state as u32).to_le_bytes());
+        let d = l.unicode_ascii_size as usize;
+        b[d..d + s.len()].copy_from_slice(s);
+        b
+    }
+
+    fn string(&mut self, s: &str) -> u64 {
+        let b = self.str_bytes(s.as_bytes(), s.len() as i64);
+        self.alloc(b)
+    }
+
+    fn bytes_obj(&mut self, data: &[u8]) -> u64 {
+        let l = &self.l;
+        let mut b = vec![0u8; l.bytes_ob_sval as usize + data.len() + 1];
+        Fake::put(&mut b, l.var_ob_size, data.len() as u64);
+        b[l.bytes_ob_sval as usize..l.bytes_ob_sval as usize + data.len()].copy_from_slice(data);
+        self.alloc(b)
+    }
+
+    /// A code object whose unit k is on line first + k (16 units).
+    fn code(&mut self, name: &str, qual: &str, file: &str, first: i32, flags: u32) -> u64 {
+        let (n, q, f) = (self.string(name), self.string(qual), self.string(file));
+        let mut table = Vec::new();
+        for k in 0..16 {
+            table.push(0x80 | (13 << 3));
+            table.push(if k == 0 { 0 } else { 2 });
+        }
+        let t = self.bytes_obj(&table);
+        let l = &self.l;
+        let start = l.co_code_adaptive.unwrap();
+        let mut b = vec![0u8; start as usize + 32];
+        Fake::put(&mut b, l.var_ob_size, 16);
+        b[l.co_flags as usize..l.co_flags as usize + 4].copy_from_slice(&flags.to_le_bytes());
+        b[l.co_firstlineno as usize..l.co_firstlineno as usize + 4]
+            .copy_from_slice(&first.to_le_bytes());
+        Fake::put(&mut b, l.co_name, n);
+        Fake::put(&mut b, l.co_qualname.unwrap(), q);
+        Fake::put(&mut b, l.co_filename, f);
+        Fake::put(&mut b, l.co_linetable, t);
+        self.alloc(b)
+    }
+
+    /// A module globals dict with `__name__` = name (3.11+ unicode keys).
+    fn globals(&mut self, name: &str) -> u64 {
+        let (k, v) = (self.string("__name__"), self.string(name));
+        let DictKeysLayout {
+            log2_size,
+            log2_index_bytes,
+            kind,
+            nentries,
+            indices,
+        } = dict_layout(&self.l);
+        let mut keys = vec![0u8; indices as usize + 8 + 16 * 8];
+        keys[log2_size as usize] = 3;
+        keys[log2_index_bytes as usize] = 3;
+        keys[kind as usize] = 1;
+        Fake::put(&mut keys, nentries, 1);
+        Fake::put(&mut keys, indices + 8, k);
+        Fake::put(&mut keys, indices + 16, v);
+        let keys = self.alloc(keys);
+        let mut d = vec![0u8; 64];
+        Fake::put(&mut d, self.l.dict_ma_keys, keys);
+        self.alloc(d)
+    }
+
+    fn frame_bytes(&self, f: &FakeFrame) -> Vec<u8> {
+        let l = &self.l;
+        let mut b = vec![0u8; l.frame_len()];
+        Fake::put(&mut b, l.f_code, f.code);
+        Fake::put(&mut b, l.f_previous, f.previous);
+        Fake::put(&mut b, l.f_globals, f.globals);
+        let start = f.code + l.co_code_adaptive.unwrap();
+        Fake::put(&mut b, l.f_instr, start + 2 * f.unit);
+        b[l.f_owner.unwrap() as usize] = f.owner;
+        Fake::put(&mut b, l.f_localsplus, f.local0);
+        b
+    }
+
+    /// Lay out a thread: `region` frames in the data-stack chunk (outermost
+    /// first in memory), others mapped at their own addresses.
+    fn thread(&mut self, frames: &[FakeFrame], current: u64) {
+        let l = self.l.clone();
+        let mut chunk = vec![0u8; 16384];
+        Fake::put(&mut chunk, l.chunk_size, 16384);
+        let mut top = CHUNK + l.chunk_data;
+        for f in frames {
+            let b = self.frame_bytes(f);
+            if (CHUNK..CHUNK + 16384).contains(&f.addr) {
+                let o = (f.addr - CHUNK) as usize;
+                chunk[o..o + b.len()].copy_from_slice(&b);
+                top = top.max(f.addr + l.f_localsplus + 64);
+            } else {
+                self.mem.map(f.addr, b);
+            }
+        }
+        self.mem.map(CHUNK, chunk);
+        let mut ts = vec![0u8; 1024];
+        let (cf, cur) = l.ts_cframe.unwrap();
+        Fake::put(&mut ts, cf, CFRAME);
+        Fake::put(&mut ts, l.ts_datastack_chunk.unwrap(), CHUNK);
+        Fake::put(&mut ts, l.ts_datastack_top.unwrap(), top);
+        Fake::put(&mut ts, l.ts_native_thread_id.unwrap(), TID);
+        self.mem.map(TSTATE, ts);
+        let mut c = vec![0u8; 64];
+        Fake::put(&mut c, cur, current);
+        self.mem.map(CFRAME, c);
+    }
+
+    fn reader(self) -> DirectReader<FakeMem> {
+        DirectReader::with_memory(self.mem, self.l, "3.12.1".into(), 1, 0, Types::default())
+    }
+}
+
+struct DictKeysLayout {
+    log2_size: u64,
+    log2_index_bytes: u64,
+    kind: u64,
+    nentries: u64,
+    indices: u64,
+}
+
+fn dict_layout(l: &Layout) -> DictKeysLayout {
+    match l.dict_keys {
+        offsets::DictKeys::Log2 {
+            log2_size,
+            log2_index_bytes,
+            kind,
+            nentries,
+            indices,
+            ..
+        } => DictKeysLayout {
+            log2_size,
+            log2_index_bytes,
+            kind,
+            nentries,
+            indices,
+        },
+        offsets::DictKeys::Pre311 => unreachable!(),
+    }
+}
+
+#[derive(Clone, Copy)]
+struct FakeFrame {
+    addr: u64,
+    code: u64,
+    previous: u64,
+    globals: u64,
+    unit: u64,
+    owner: u8,
+    local0: u64,
+}
+
+const THREAD: PyThread = PyThread {
+    tid: TID,
+    tstate: TSTATE,
+    pthread_id: 0,
+};
+
+/// leaf (chunk) -> coro (heap, generator-owned) -> Handle._run (chunk)
+/// -> root (chunk).
+struct Scene {
+    fake: Fake,
+    frames: Vec<FakeFrame>,
+}
+
+fn scene() -> Scene {
+    let mut fake = Fake::new();
+    let g = fake.globals("app.mod");
+    let ga = fake.globals("asyncio.events");
+    let leaf = fake.code("work", "work", "/srv/app.py", 10, 0x3);
+    let coro = fake.code("handler", "Server.handler", "/srv/app.py", 30, 0x83);
+    let run = fake.code("_run", "Handle._run", "/py/asyncio/events.py", 80, 0x3);
+    let root = fake.code("<module>", "<module>", "/srv/main.py", 1, 0);
+    let d = CHUNK + fake.l.chunk_data;
+    let f = |addr, code, previous, globals, unit, owner, local0| FakeFrame {
+        addr,
+        code,
+        previous,
+        globals,
+        unit,
+        owner,
+        local0,
+    };
+    let frames = vec![
+        f(d + 0x200, leaf, HEAP, g, 3, 0, 0x1111),
+        f(HEAP, coro, d + 0x100, g, 5, 1, 0x2222),
+        f(d + 0x100, run, d, ga, 2, 0, 0xfeed_0000),
+        f(d, root, 0, g, 1, 0, 0),
+    ];
+    fake.thread(&frames, frames[0].addr);
+    Scene { fake, frames }
+}
+
+#[test]
+fn fake_decodes_stack() {
+    let s = scene();
+    let mut r = s.fake.reader();
+    let st = r.stack(&THREAD).unwrap();
+    let got: Vec<(&str, u32, u64)> = st
+        .iter()
+        .map(|f| (f.code.qualname.as_str(), f.line, f.handle))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("work", 13, 0),
+            ("Server.handler", 35, 0),
+            ("Handle._run", 82, 0xfeed_0000),
+            ("<module>", 2, 0)
+        ]
+    );
+    assert_eq!(st[0].code.module.as_deref(), Some("app.mod"));
+    assert_eq!(st[2].code.module.as_deref(), Some("asyncio.events"));
+    assert_eq!(st[1].code.is_coroutine(), Some(true));
+    assert_eq!(st[0].code.is_coroutine(), Some(false));
+    assert_eq!(st[1].addr, HEAP);
+    assert_eq!(st[3].addr, s.frames[3].addr);
+}
+
+#[test]
+fn fake_steady_state_is_one_read() {
+    let s = scene();
+    let mut r = s.fake.reader();
+    let first = r.stack(&THREAD).unwrap();
+    for _ in 0..5 {
+        let before = r.read_ops();
+        assert_eq!(r.stack(&THREAD).unwrap(), first);
+        assert_eq!(r.read_ops() - before, 1);
+    }
+}
+
+#[test]
+fn fake_sees_changes_of_fresh_frames() {
+    let s = scene();
+    let mut frames = s.frames.clone();
+    let b = {
+        frames[1].unit = 7;
+        s.fake.frame_bytes(&frames[1])
+    };
+    let mut r = s.fake.reader();
+    assert_eq!(r.stack(&THREAD).unwrap()[1].line, 35);
+    // The coroutine (outside the chunk, re-read each sample) moves on.
+    r.mem.map(HEAP, b);
+    assert_eq!(r.stack(&THREAD).unwrap()[1].line, 37);
+}
+
+#[test]
+fn fake_reuse_needs_an_identical_child() {
+    let s = scene();
+    let mut frames = s.frames.clone();
+    frames[0].unit = 4;
+    frames[1].unit = 7;
+    let (leaf, coro) = (
+        s.fake.frame_bytes(&frames[0]),
+        s.fake.frame_bytes(&frames[1]),
+    );
+    let mut r = s.fake.reader();
+    r.policy.max_fresh_frames = 0;
+    let first = r.stack(&THREAD).unwrap();
+    let reused = r.stats.frames_reused;
+    let before = r.read_ops();
+    assert_eq!(r.stack(&THREAD).unwrap(), first);
+    // The coroutine frame, behind an identical leaf, was reused unread.
+    assert_eq!(r.stats.frames_reused - reused, 1);
+    assert_eq!(r.read_ops() - before, 1);
+    // The leaf moved and the coroutine too: the coroutine is read again.
+    let leaf_addr = frames[0].addr;
+    r.mem.poke(leaf_addr, &leaf);
+    r.mem.map(HEAP, coro);
+    let st = r.stack(&THREAD).unwrap();
+    assert_eq!((st[0].line, st[1].line), (14, 37));
+}
+
+#[test]
+fn fake_cycle_terminates() {
+    let mut fake = Fake::new();
+    let g = fake.globals("m");
+    let c = fake.code("f", "f", "/x.py", 1, 0);
+    let a = HEAP;
+    let b = HEAP + 0x1000;
+    let frames = [
+        FakeFrame {
+            addr: a,
+            code: c,
+            previous: b,
+            globals: g,
+            unit: 1,
+            owner: 1,
+            local0: 0,
+        },
+        FakeFrame {
+            addr: b,
+            code: c,
+            previous: a,
+            globals: g,
+            unit: 1,
+            owner: 1,
+            local0: 0,
+        },
+    ];
+    fake.thread(&frames, a);
+    let mut r = fake.reader();
+    let t = std::time::Instant::now();
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn fake_bad_pointers_fail_the_sample_only() {
+    let s = scene();
+    let mut fake = s.fake;
+    let mut frames = s.frames;
+    frames[1].previous = 0xdead_beef_0000; // coroutine's caller unmapped
+    let b = fake.frame_bytes(&frames[1]);
+    fake.mem.map(HEAP, b);
+    let mut r = fake.reader();
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+    // Thread state gone.
+    let gone = PyThread {
+        tstate: 0x7777_0000,
+        ..THREAD
+    };
+    assert_eq!(r.stack(&gone), Err(SampleError::Gone));
+    // Another thread id in the thread state: the thread was replaced.
+    let other = PyThread { tid: 1, ..THREAD };
+    assert_eq!(r.stack(&other), Err(SampleError::Gone));
+}
+
+#[test]
+fn fake_depth_is_bounded() {
+    let mut fake = Fake::new();
+    let g = fake.globals("m");
+    let c = fake.code("f", "f", "/x.py", 1, 0);
+    let n = MAX_DEPTH as u64 + 10;
+    let frames: Vec<FakeFrame> = (0..n)
+        .map(|i| FakeFrame {
+            addr: HEAP + i * 0x100,
+            code: c,
+            previous: HEAP + (i + 1) * 0x100,
+            globals: g,
+            unit: 1,
+            owner: 1,
+            local0: 0,
+        })
+        .collect();
+    fake.thread(&frames, HEAP);
+    let mut r = fake.reader();
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+}
+
+#[test]
+fn fake_reused_code_address_is_noticed() {
+    let s = scene();
+    let mut fake = s.fake;
+    let new_name = fake.string("other");
+    let mut r = fake.reader();
+    r.policy.revalidate_every = 1;
+    assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "work");
+    // The leaf's code object is freed and another one is built there.
+    let code = s.frames[0].code;
+    let off = r.layout.co_name;
+    r.mem.poke_u64(code + off, new_name);
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        names.push(r.stack(&THREAD).unwrap()[0].code.name.clone());
+    }
+    assert_eq!(names.last().map(String::as_str), Some("other"));
+}
+
+#[test]
+fn huge_string_length_does_not_allocate() {
+    let mut fake = Fake::new();
+    let b = fake.str_bytes(b"abc", 1 << 40);
+    let short = fake.alloc(b);
+    let l = fake.l.clone();
+    // Only the header and 3 bytes are mapped: reading 4096 chars fails.
+    assert!(read_str(&fake.mem, &l, &Types::default(), short).is_err());
+    // Mapped far enough: cut at MAX_STR_CHARS.
+    let mut big = fake.str_bytes(&[b'x'; 5000], 1 << 40);
+    big.resize(big.len() + 100, 0);
+    let a = fake.alloc(big);
+    let s = read_str(&fake.mem, &l, &Types::default(), a).unwrap();
+    assert_eq!(s.chars().count(), objects::MAX_STR_CHARS + 1);
+    let neg = fake.str_bytes(b"abc", -5);
+    let neg = fake.alloc(neg);
+    assert!(read_str(&fake.mem, &l, &Types::default(), neg).is_err());
+}
+
+#[test]
+fn non_utf8_strings_are_replaced() {
+    let mut fake = Fake::new();
+    let b = fake.str_bytes(&[b'a', 0xff, 0xfe, b'z'], 4);
+    let a = fake.alloc(b);
+    let l = fake.l.clone();
+    assert_eq!(
+        read_str(&fake.mem, &l, &Types::default(), a).unwrap(),
+        "a\u{fffd}\u{fffd}z"
+    );
+    // A UCS-2 string holding a lone surrogate.
+    let mut b = vec![0u8; l.unicode_compact_size as usize + 8];
+    Fake::put(&mut b, l.unicode_length, 2);
+    let kind2 = 2u64 << l.unicode_kind_mask.trailing_zeros();
+    let state = (kind2 | l.unicode_compact_mask) as u32;
+    b[l.unicode_state as usize..l.unicode_state as usize + 4].copy_from_slice(&state.to_le_bytes());
+    let d = l.unicode_compact_size as usize;
+    b[d..d + 4].copy_from_slice(&[0x41, 0, 0x00, 0xd8]);
+    let a = fake.alloc(b);
+    assert_eq!(
+        read_str(&fake.mem, &l, &Types::default(), a).unwrap(),
+        "A\u{fffd}"
+    );
+}
+
+#[test]
+fn hostile_dict_is_bounded() {
+    let mut fake = Fake::new();
+    let g = fake.globals("m");
+    let l = fake.l.clone();
+    let DictKeysLayout { nentries, .. } = dict_layout(&l);
+    let mut r = fake.reader();
+    let keys = {
+        let mut b = [0u8; 8];
+        r.mem.read(g + r.layout.dict_ma_keys, &mut b).unwrap();
+        u64::from_le_bytes(b)
+    };
+    r.mem.poke_u64(keys + nentries, 1 << 40);
+    let mut k = None;
+    assert!(objects::module_name(&r.mem, &l, &Types::default(), g, &mut k).is_err());
+}
+
+// ---------------------------------------------------------------- live targets
+
+/// The asyncio program of the live tests: a task 30 coroutines deep
+/// (main + 29 x level) calling a sync function that blocks in time.sleep
+/// (line 7).
+const PROGRAM: &str = "import asyncio, sys, time
+
+def busy():
+    print('ready', flush=True)
+    sys.stdout.close()
+    while True:
+        time.sleep(0.5)
+
+async def level(n):
+    if n == 0:
+        busy()
+    await level(n - 1)
+
+async def main():
+    await level(28)
+
+asyncio.run(main())
+";
+
+/// An interpreter for 3.`minor`: the provisioning manifest, then pyenv.
+fn find_python(minor: u32) -> Option<(String, Option<String>)> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cache = std::env::var("AELM_CACHE").unwrap_or(format!("{home}/.cache/aelm"));
+    if let Ok(tsv) = std::fs::read_to_string(format!("{cache}/pythons.tsv")) {
+        for line in tsv.lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            if cols.len() >= 2 && cols[0].starts_with(&format!("3.{minor}.")) {
+                return Some((cols[1].to_string(), None));
+            }
+        }
+    }
+    let dir = std::fs::read_dir(format!("{home}/.pyenv/versions")).ok()?;
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with(&format!("3.{minor}.")) {
+            let exe = format!("{home}/.pyenv/versions/{name}/bin/python3.{minor}");
+            if std::path::Path::new(&exe).exists() {
+                return Some((exe, None));
+            }
+        }
+    }
+    None
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(exe: &str, program: &str) -> Child {
+    use std::io::Read;
+    let mut c = std::process::Command::new(exe)
+        .args(["-c", program])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = c.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    out.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    // Let the loop thread reach time.sleep.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    Child(c)
+}
+
+fn live(minor: u32) {
+    let Some((exe, _)) = find_python(minor) else {
+        eprintln!("live 3.{minor}: no interpreter found, skipped");
+        return;
+    };
+    let child = start(&exe, PROGRAM);
+    let pid = child.0.id() as i32;
+    let mut r = DirectReader::attach(pid).unwrap();
+    assert!(r.version().starts_with(&format!("3.{minor}.")));
+    let threads = r.threads().unwrap();
+    let main = threads
+        .iter()
+        .find(|t| t.tid == pid as u64)
+        .copied()
+        .unwrap_or_else(|| panic!("3.{minor}: no thread with tid {pid}: {threads:?}"));
+    let st = r.stack(&main).unwrap();
+    let names: Vec<&str> = st.iter().map(|f| f.code.name.as_str()).collect();
+    let want_top: Vec<&str> = std::iter::once("busy")
+        .chain(std::iter::repeat_n("level", 29))
+        .chain([
+            "main",
+            "_run",
+            "_run_once",
+            "run_forever",
+            "run_until_complete",
+        ])
+        .collect();
+    assert_eq!(
+        &names[..want_top.len()],
+        &want_top[..],
+        "3.{minor}: {names:?}"
+    );
+    assert_eq!(names.last(), Some(&"<module>"));
+    assert_eq!(st[0].line, 7);
+    assert_eq!(st[1].line, 11);
+    assert!(st[2..30].iter().all(|f| f.line == 12));
+    assert_eq!(st[30].line, 15);
+    for f in &st[..31] {
+        assert_eq!(f.code.file, "<string>");
+        assert_eq!(f.code.module.as_deref(), Some("__main__"));
+    }
+    assert_eq!(st[0].code.is_coroutine(), Some(false));
+    assert!(
+        st[1..31]
+            .iter()
+            .all(|f| f.code.is_coroutine() == Some(true))
+    );
+    let run = &st[31];
+    assert!(run.code.file.ends_with("asyncio/events.py"));
+    assert_eq!(run.code.module.as_deref(), Some("asyncio.events"));
+    assert_ne!(run.handle, 0);
+    let q = if minor >= 11 { "Handle._run" } else { "_run" };
+    assert_eq!(run.code.qualname, q);
+    if minor >= 11 {
+        assert_eq!(st[1].code.qualname, "level");
+        assert_eq!(st[32].code.qualname, "BaseEventLoop._run_once");
+    }
+    assert!(st.iter().all(|f| f.handle == 0 || f.code.name == "_run"));
+    let mut addrs: Vec<u64> = st.iter().map(|f| f.addr).collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    assert_eq!(addrs.len(), st.len());
+    // Steady state: same stack, at most 2 reads (1 expected) a sample.
+    let before = r.read_ops();
+    for _ in 0..500 {
+        assert_eq!(r.stack(&main).unwrap(), st);
+    }
+    let per = (r.read_ops() - before) as f64 / 500.0;
+    assert!(per <= 2.0, "3.{minor}: {per} reads a sample");
+    eprintln!(
+        "live 3.{minor} ({}): {} frames ok, {per:.3} reads a sample",
+        r.version(),
+        st.len()
+    );
+}
+
+#[test]
+fn live_3_8() {
+    live(8);
+}
+#[test]
+fn live_3_9() {
+    live(9);
+}
+#[test]
+fn live_3_10() {
+    live(10);
+}
+#[test]
+fn live_3_11() {
+    live(11);
+}
+#[test]
+fn live_3_12() {
+    live(12);
+}
+#[test]
+fn live_3_13() {
+    live(13);
+}
+#[test]
+fn live_3_14() {
+    live(14);
+}
+#[test]
+fn live_3_15() {
+    live(15);
+}

@@ -1,0 +1,657 @@
+//! One thread's stack per sample: what is read, in how many system calls,
+//! and what is cached or reused between samples.
+//!
+//! Each sample starts with ONE batched read (one vectored
+//! `process_vm_readv`) of, speculatively, everything the previous sample
+//! found: the thread state's few frame fields; on 3.11/3.12 the `_PyCFrame`
+//! the thread state pointed to; from 3.11 the live region of the thread's
+//! data-stack chunk (`[chunk, datastack_top)` plus slack); and the
+//! innermost `Policy::max_fresh_frames` frames that lay outside that region
+//! (coroutine/generator frames living in their objects, C-stack entry
+//! frames, 3.8-3.10 frame objects), nearby ones merged into one range. If
+//! the thread state says the cframe or chunk moved, or the stack grew past
+//! the slack, one more read fetches it. Frames in the region or the batch
+//! are decoded fresh.
+//!
+//! A frame outside everything read this sample is REUSED from the previous
+//! sample only when all of this holds: (1) its child (the frame whose
+//! `previous` points at it) was decoded fresh, or itself reused, and is
+//! identical to the previous sample's frame at the same chain position —
+//! same address, code pointer, instruction pointer, `previous`, globals,
+//! first local and owner; (2) the previous sample's chain continued from
+//! that child to this same address. Why this is sound enough: a suspended
+//! caller does not change while its callee runs (its instruction pointer
+//! stays on the CALL/SEND), and the callee's identical frame, still linking
+//! to the same address, is evidence the call is the same one. It can be
+//! wrong only if, between two samples, the callee returned and a new callee
+//! frame was created at the same address, with the same code, reaching the
+//! same instruction, while the caller moved to another call site; the
+//! innermost frames, where that churn happens, are re-read rather than
+//! reused (`max_fresh_frames`), so a reused frame is at least that many
+//! levels out. Anything else not held is read: the chain predicted by the
+//! frame→previous links seen before, in one batched read, and then
+//! frame by frame.
+//!
+//! Code objects are read once per address (name, qualname, file, first
+//! line, flags, line table <= 64 KiB, bytecode bounds) and reused: each use
+//! checks that the frame's instruction lies inside that code's bytecode
+//! (3.11+), and every `Policy::revalidate_every` samples an entry in use is
+//! re-read in one batched read and dropped if its fingerprint changed.
+//! Lines are cached per (code, instruction offset); module names per
+//! globals dict.
+
+use std::sync::Arc;
+
+use super::linetable::line_for;
+use super::memory::{Memory, rd_i32, rd_u8, rd_u64};
+use super::objects::{MAX_LINETABLE, module_name, read_bytes, read_str};
+use super::offsets::Lasti;
+use super::{CodeEntry, DirectReader, MAX_DEPTH, PyThread, ThreadCache};
+use crate::sample::{CodeInfo, Frame, SampleError};
+
+/// Bytes read past `datastack_top`, so a stack that grew a little between
+/// two samples is still inside the speculative read.
+const REGION_SLACK: usize = 1024;
+/// Longest data-stack region read at once; frames below are read one by one.
+const MAX_REGION: u64 = 256 * 1024;
+/// Frames outside the read ranges merged into one range when this close.
+const MERGE_GAP: u64 = 512;
+/// Longest merged range of outside frames.
+const MAX_MERGED: u64 = 16 * 1024;
+/// Frames predicted from earlier links read in one go on a miss.
+const MAX_PREDICT: usize = 64;
+/// Bounds of the caches (cleared when exceeded; they refill).
+const MAX_LINKS: usize = 100_000;
+const MAX_LINES: usize = 200_000;
+const MAX_CODES: usize = 50_000;
+/// Searches of the previous chain for a join point, per sample.
+const MAX_JOIN_SEARCHES: usize = 16;
+
+/// A frame as read: raw fields only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct RawFrame {
+    pub addr: u64,
+    pub code: u64,
+    pub previous: u64,
+    pub instr: u64,
+    pub globals: u64,
+    pub local0: u64,
+    pub owner: u8,
+}
+
+/// One batched read: requests laid out back to back in one buffer.
+#[derive(Default)]
+pub(super) struct Batch {
+    buf: Vec<u8>,
+    parts: Vec<Part>,
+    used: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Part {
+    addr: u64,
+    off: usize,
+    len: usize,
+    ok: bool,
+    /// Frames here are data-stack frames (always fresh, not "outside").
+    region: bool,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.parts.clear();
+        self.used = 0;
+    }
+
+    fn add(&mut self, addr: u64, len: usize, region: bool) -> usize {
+        let off = self.used;
+        self.used += len;
+        if self.buf.len() < self.used {
+            self.buf.resize(self.used, 0);
+        }
+        self.parts.push(Part {
+            addr,
+            off,
+            len,
+            ok: false,
+            region,
+        });
+        self.parts.len() - 1
+    }
+
+    /// Read parts `from..` in one batched operation.
+    fn run<M: Memory + ?Sized>(&mut self, mem: &M, from: usize) {
+        if from >= self.parts.len() {
+            return;
+        }
+        let start = self.parts[from].off;
+        let mut rest: &mut [u8] = &mut self.buf[start..self.used];
+        let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(self.parts.len() - from);
+        for p in &self.parts[from..] {
+            let (a, b) = rest.split_at_mut(p.len);
+            reqs.push((p.addr, a));
+            rest = b;
+        }
+        let n = mem.read_batch(&mut reqs);
+        for (i, p) in self.parts[from..].iter_mut().enumerate() {
+            p.ok = i < n;
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let p = self.parts.get(i)?;
+        p.ok.then(|| &self.buf[p.off..p.off + p.len])
+    }
+
+    /// The bytes `[addr, addr + len)` if some part read them, and whether
+    /// that part is the data-stack region.
+    fn find(&self, addr: u64, len: usize) -> Option<(&[u8], bool)> {
+        let end = addr.checked_add(len as u64)?;
+        self.parts.iter().find_map(|p| {
+            (p.ok && addr >= p.addr && end <= p.addr + p.len as u64).then(|| {
+                let o = p.off + (addr - p.addr) as usize;
+                (&self.buf[o..o + len], p.region)
+            })
+        })
+    }
+
+    fn shrink(&mut self, i: usize, len: usize) {
+        if let Some(p) = self.parts.get_mut(i) {
+            p.len = p.len.min(len);
+        }
+    }
+}
+
+impl<M: Memory> DirectReader<M> {
+    /// The stack of one thread, innermost frame first.
+    pub fn stack(&mut self, thread: &PyThread) -> Result<Vec<Frame>, SampleError> {
+        let mut tc = self.threads.remove(&thread.tstate).unwrap_or_default();
+        let r = self.sample(thread, &mut tc);
+        if !matches!(r, Err(Fail(SampleError::Gone))) {
+            self.threads.insert(thread.tstate, tc);
+        }
+        self.stats.samples += 1;
+        match r {
+            Err(Redo) => {
+                // A cached code object was stale: it is evicted; read again.
+                let mut tc = ThreadCache::default();
+                let r = self.sample(thread, &mut tc);
+                if r.is_ok() {
+                    self.threads.insert(thread.tstate, tc);
+                }
+                r.map_err(|e| match e {
+                    Redo => SampleError::Torn,
+                    Fail(e) => e,
+                })
+            }
+            Err(Fail(e)) => Err(e),
+            Ok(v) => Ok(v),
+        }
+    }
+
+    fn sample(&mut self, thread: &PyThread, tc: &mut ThreadCache) -> Result<Vec<Frame>, Outcome> {
+        let l = Arc::clone(&self.layout);
+        let frame_len = l.frame_len();
+        let (ts_lo, ts_hi) = l.ts_range();
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+
+        // 1. The speculative batch.
+        let ts_part = batch.add(thread.tstate + ts_lo, (ts_hi - ts_lo) as usize, false);
+        let cf_part = match l.ts_cframe {
+            Some((_, cur)) if tc.cframe != 0 => Some(batch.add(tc.cframe + cur, 8, false)),
+            _ => None,
+        };
+        let region_part = (l.interp_frames && tc.chunk != 0 && tc.region_len > 0)
+            .then(|| batch.add(tc.chunk, tc.region_len, true));
+        let mut fresh: Vec<u64> = tc
+            .heap
+            .iter()
+            .copied()
+            .take(self.policy.max_fresh_frames)
+            .collect();
+        add_merged(&mut batch, &mut fresh, frame_len);
+        batch.run(&self.mem, 0);
+
+        // 2. Thread state.
+        let ts = batch.get(ts_part).ok_or(Fail(SampleError::Gone))?;
+        let f = |o: u64| rd_u64(ts, (o - ts_lo) as usize).unwrap_or(0);
+        if let Some(o) = l.ts_native_thread_id {
+            if thread.tid != 0 && f(o) != thread.tid {
+                self.batch = batch;
+                return Err(Fail(SampleError::Gone));
+            }
+        } else if thread.pthread_id != 0 && f(l.ts_thread_id) != thread.pthread_id {
+            self.batch = batch;
+            return Err(Fail(SampleError::Gone));
+        }
+        let chunk = l.ts_datastack_chunk.map_or(0, f);
+        let top = l.ts_datastack_top.map_or(0, f);
+        let mut current = l.ts_frame.map_or(0, f);
+        if let Some((cf_off, cur_off)) = l.ts_cframe {
+            let cf = f(cf_off);
+            let spec = cf_part
+                .filter(|_| cf == tc.cframe)
+                .and_then(|i| batch.get(i))
+                .and_then(|b| rd_u64(b, 0));
+            current = match spec {
+                Some(c) => c,
+                None if cf == 0 => 0,
+                None => {
+                    let mut b = [0u8; 8];
+                    self.mem
+                        .read(cf + cur_off, &mut b)
+                        .map_err(|_| Fail(SampleError::Torn))?;
+                    u64::from_le_bytes(b)
+                }
+            };
+            tc.cframe = cf;
+        }
+
+        // 3. The data-stack region [chunk, top).
+        let mut region: Option<(u64, u64)> = None;
+        if l.interp_frames && chunk != 0 && top > chunk && top - chunk <= MAX_REGION {
+            let live = (top - chunk) as usize;
+            let have = region_part.filter(|_| tc.chunk == chunk && tc.region_len >= live);
+            let part = match have.filter(|&i| batch.get(i).is_some()) {
+                Some(i) => Some(i),
+                None => {
+                    let i = batch.add(chunk, live, true);
+                    batch.run(&self.mem, i);
+                    batch.get(i).is_some().then_some(i)
+                }
+            };
+            if let Some(i) = part {
+                // Frames above top are dead: never decode them.
+                batch.shrink(i, live);
+                region = Some((chunk, top));
+                let chunk_size = batch
+                    .get(i)
+                    .and_then(|b| rd_u64(b, l.chunk_size as usize))
+                    .unwrap_or(0);
+                let want = live + REGION_SLACK;
+                tc.region_len = if chunk_size >= live as u64 {
+                    want.min(chunk_size as usize)
+                } else {
+                    live
+                };
+                tc.chunk = chunk;
+            }
+        }
+        if region.is_none() {
+            tc.chunk = 0;
+            tc.region_len = 0;
+        }
+
+        // 4. Walk.
+        let mut out = Vec::with_capacity(tc.chain.len().max(8));
+        let mut chain = Vec::with_capacity(tc.chain.len().max(8));
+        let mut heap = Vec::with_capacity(tc.heap.len());
+        let mut to_validate: Vec<u64> = Vec::new();
+        // Index in tc.chain of the frame just processed, when identical.
+        let mut matched: Option<usize> = None;
+        let mut searches = 0usize;
+        let mut addr = current;
+        let samples = self.stats.samples;
+        while addr != 0 {
+            if chain.len() >= MAX_DEPTH {
+                self.batch = batch;
+                return Err(Fail(SampleError::Torn));
+            }
+            let (raw, in_region, reused) = match batch.find(addr, frame_len) {
+                Some((b, reg)) => (parse(&l, addr, b), reg, false),
+                None => {
+                    let next = matched.map_or(usize::MAX, |j| j.saturating_add(1));
+                    match tc.chain.get(next).filter(|r| r.addr == addr) {
+                        Some(r) => (*r, false, true),
+                        None => {
+                            self.stats.misses += 1;
+                            let from = batch.parts.len();
+                            let mut want = vec![addr];
+                            let mut a = addr;
+                            while want.len() < MAX_PREDICT {
+                                match self.links.get(&a) {
+                                    Some(&p)
+                                        if p != 0
+                                            && batch.find(p, frame_len).is_none()
+                                            && !want.contains(&p) =>
+                                    {
+                                        want.push(p);
+                                        a = p;
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            add_merged(&mut batch, &mut want, frame_len);
+                            batch.run(&self.mem, from);
+                            if batch.find(addr, frame_len).is_none() && want.len() > 1 {
+                                // A merged range crossed unmapped memory.
+                                let i = batch.add(addr, frame_len, false);
+                                batch.run(&self.mem, i);
+                            }
+                            match batch.find(addr, frame_len) {
+                                Some((b, reg)) => (parse(&l, addr, b), reg, false),
+                                None => {
+                                    self.batch = batch;
+                                    return Err(Fail(SampleError::Torn));
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            // Chain position bookkeeping for the reuse rule.
+            let pos = chain.len();
+            matched = if reused {
+                self.stats.frames_reused += 1;
+                matched.map(|j| j + 1)
+            } else {
+                let next = matched.map_or(usize::MAX, |j| j.saturating_add(1));
+                if tc.chain.get(next) == Some(&raw) {
+                    Some(next)
+                } else if tc.chain.get(pos) == Some(&raw) {
+                    Some(pos)
+                } else if searches < MAX_JOIN_SEARCHES
+                    && raw.previous != 0
+                    && batch.find(raw.previous, frame_len).is_none()
+                {
+                    searches += 1;
+                    tc.chain.iter().position(|r| *r == raw)
+                } else {
+                    None
+                }
+            };
+            chain.push(raw);
+            if !in_region {
+                heap.push(addr);
+                // An identical frame's link is known from an earlier sample.
+                if matched.is_none() {
+                    if self.links.len() >= MAX_LINKS {
+                        self.links.clear();
+                    }
+                    self.links.insert(addr, raw.previous);
+                }
+            }
+            addr = raw.previous;
+
+            if l.f_owner.is_some() && l.skip_owners.contains(&raw.owner) {
+                continue;
+            }
+            let code = raw.code & l.ref_mask;
+            if code == 0 {
+                continue;
+            }
+            let frame = match self.frame(code, &raw, samples, &mut to_validate) {
+                Ok(Some(fr)) => fr,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.batch = batch;
+                    return Err(e);
+                }
+            };
+            out.push(frame);
+        }
+
+        // 5. Periodic fingerprint checks, batched.
+        if !to_validate.is_empty() {
+            let stale = self.validate(&mut batch, &to_validate);
+            if stale {
+                self.batch = batch;
+                return Err(Redo);
+            }
+        }
+        self.batch = batch;
+        tc.chain = chain;
+        tc.heap = heap;
+        Ok(out)
+    }
+
+    /// The `Frame` for one raw frame; `None` for a frame that is not Python
+    /// code (its executable is not a code object).
+    fn frame(
+        &mut self,
+        code: u64,
+        raw: &RawFrame,
+        samples: u64,
+        to_validate: &mut Vec<u64>,
+    ) -> Result<Option<Frame>, Outcome> {
+        let l = Arc::clone(&self.layout);
+        let addrq = |e: &CodeEntry| -> Option<i64> {
+            match l.lasti {
+                Lasti::Bytes => Some(i64::from(raw.instr as i32)),
+                Lasti::Units => {
+                    let v = i64::from(raw.instr as i32);
+                    Some(if v < 0 { -1 } else { v * 2 })
+                }
+                Lasti::PrevInstr | Lasti::InstrPtr => {
+                    // A new 3.11/3.12 frame has prev_instr one unit before.
+                    let lo = e.code_start.wrapping_sub(2);
+                    if raw.instr < lo
+                        || (e.code_bytes != 0 && raw.instr > e.code_start + e.code_bytes)
+                    {
+                        None
+                    } else {
+                        Some(raw.instr as i64 - e.code_start as i64)
+                    }
+                }
+            }
+        };
+        let mut q = match self.codes.get(&code) {
+            Some(e) => addrq(e),
+            None => None,
+        };
+        if q.is_none() {
+            // Unknown code, or the instruction is outside the cached code's
+            // bytecode (address reused?): (re)load it.
+            self.codes.remove(&code);
+            match self.load_code(code, raw.globals, samples) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(_) => return Err(Fail(SampleError::Torn)),
+            }
+            q = self.codes.get(&code).and_then(addrq);
+        }
+        let Some(q) = q else {
+            return Err(Fail(SampleError::Torn));
+        };
+        let Some(e) = self.codes.get(&code) else {
+            return Err(Fail(SampleError::Torn));
+        };
+        if samples.saturating_sub(e.validated_at) >= self.policy.revalidate_every
+            && !to_validate.contains(&code)
+        {
+            to_validate.push(code);
+        }
+        let line = match self.lines.get(&(code, q)) {
+            Some(&n) => n,
+            None => {
+                let n = line_for(
+                    self.layout.line_table,
+                    &e.linetable,
+                    i64::from(e.info.first_line),
+                    q,
+                );
+                if self.lines.len() >= MAX_LINES {
+                    self.lines.clear();
+                }
+                self.lines.insert((code, q), n);
+                n
+            }
+        };
+        let handle = if e.handle_run {
+            raw.local0 & self.layout.ref_mask
+        } else {
+            0
+        };
+        Ok(Some(Frame {
+            code: Arc::clone(&e.info),
+            line,
+            addr: raw.addr,
+            handle,
+        }))
+    }
+
+    /// Read a code object into the cache. `Ok(false)`: not a code object.
+    fn load_code(&mut self, code: u64, globals: u64, samples: u64) -> Result<bool, ()> {
+        let l = &self.layout;
+        let mut hdr = vec![0u8; l.code_len()];
+        self.mem.read(code, &mut hdr).map_err(|_| ())?;
+        self.stats.code_loads += 1;
+        if let Some(t) = self.types.code
+            && rd_u64(&hdr, l.ob_type as usize) != Some(t)
+        {
+            return Ok(false);
+        }
+        let fp = fingerprint(l, &hdr).ok_or(())?;
+        let flags = rd_i32(&hdr, l.co_flags as usize).ok_or(())? as u32;
+        let first_line = rd_i32(&hdr, l.co_firstlineno as usize).ok_or(())?;
+        let name = read_str(&self.mem, l, &self.types, fp[0]).map_err(|_| ())?;
+        let file = read_str(&self.mem, l, &self.types, fp[1]).map_err(|_| ())?;
+        let qualname = match l.co_qualname {
+            Some(_) => read_str(&self.mem, l, &self.types, fp[2]).map_err(|_| ())?,
+            None => name.clone(),
+        };
+        let linetable =
+            read_bytes(&self.mem, l, &self.types, fp[3], MAX_LINETABLE).unwrap_or_default();
+        let (code_start, code_bytes) = match l.co_code_adaptive {
+            Some(o) => {
+                let units = rd_u64(&hdr, l.var_ob_size as usize).unwrap_or(0);
+                (code + o, if units < (1 << 24) { units * 2 } else { 0 })
+            }
+            None => (0, 0),
+        };
+        let module = match self.modules.get(&globals) {
+            Some(m) => m.clone(),
+            None => {
+                let m = module_name(&self.mem, l, &self.types, globals, &mut self.name_key).ok();
+                if self.modules.len() >= MAX_CODES {
+                    self.modules.clear();
+                }
+                self.modules.insert(globals, m.clone());
+                m
+            }
+        };
+        let handle_run = name == "_run"
+            && (file.ends_with("asyncio/events.py") || file.ends_with("asyncio\\events.py"));
+        if self.codes.len() >= MAX_CODES {
+            self.codes.clear();
+        }
+        self.codes.insert(
+            code,
+            CodeEntry {
+                info: Arc::new(CodeInfo {
+                    id: code,
+                    name,
+                    qualname,
+                    file,
+                    first_line: u32::try_from(first_line).unwrap_or(0),
+                    module,
+                    flags: Some(flags),
+                }),
+                fingerprint: fp,
+                code_start,
+                code_bytes,
+                linetable: linetable.into_boxed_slice(),
+                handle_run,
+                validated_at: samples,
+            },
+        );
+        Ok(true)
+    }
+
+    /// Re-read the given code objects' headers in one batched read; evict
+    /// the ones whose fingerprint changed. True if any did.
+    fn validate(&mut self, batch: &mut Batch, codes: &[u64]) -> bool {
+        let l = &self.layout;
+        let len = l.code_len();
+        let from = batch.parts.len();
+        for &c in codes {
+            batch.add(c, len, false);
+        }
+        batch.run(&self.mem, from);
+        let samples = self.stats.samples;
+        let mut stale = false;
+        for (i, &c) in codes.iter().enumerate() {
+            let fresh = batch.get(from + i).and_then(|b| fingerprint(l, b));
+            let same = match (self.codes.get(&c), fresh) {
+                (Some(e), Some(fp)) => e.fingerprint == fp,
+                _ => false,
+            };
+            if same {
+                if let Some(e) = self.codes.get_mut(&c) {
+                    e.validated_at = samples;
+                }
+            } else {
+                self.codes.remove(&c);
+                self.lines.retain(|(k, _), _| *k != c);
+                stale = true;
+            }
+        }
+        stale
+    }
+}
+
+/// Why a sample attempt failed: for good, or "evicted a stale code object,
+/// try once more".
+enum Outcome {
+    Fail(SampleError),
+    Redo,
+}
+use Outcome::{Fail, Redo};
+
+fn parse(l: &super::Layout, addr: u64, b: &[u8]) -> RawFrame {
+    let g = |o: u64| rd_u64(b, o as usize).unwrap_or(0);
+    RawFrame {
+        addr,
+        code: g(l.f_code),
+        previous: g(l.f_previous),
+        instr: match l.lasti {
+            Lasti::Bytes | Lasti::Units => {
+                i64::from(rd_i32(b, l.f_instr as usize).unwrap_or(-1)) as u64
+            }
+            _ => g(l.f_instr),
+        },
+        globals: g(l.f_globals),
+        local0: g(l.f_localsplus),
+        owner: l.f_owner.and_then(|o| rd_u8(b, o as usize)).unwrap_or(0),
+    }
+}
+
+fn fingerprint(l: &super::Layout, hdr: &[u8]) -> Option<[u64; 5]> {
+    let name = rd_u64(hdr, l.co_name as usize)?;
+    let file = rd_u64(hdr, l.co_filename as usize)?;
+    let qual = match l.co_qualname {
+        Some(o) => rd_u64(hdr, o as usize)?,
+        None => 0,
+    };
+    let table = rd_u64(hdr, l.co_linetable as usize)?;
+    let first = rd_i32(hdr, l.co_firstlineno as usize)? as u32;
+    let flags = rd_i32(hdr, l.co_flags as usize)? as u32;
+    Some([
+        name,
+        file,
+        qual,
+        table,
+        u64::from(first) | (u64::from(flags) << 32),
+    ])
+}
+
+/// Add frame-sized ranges at `addrs` to the batch, merging neighbours.
+fn add_merged(batch: &mut Batch, addrs: &mut [u64], frame_len: usize) {
+    addrs.sort_unstable();
+    let mut i = 0;
+    while i < addrs.len() {
+        let start = addrs[i];
+        let mut end = start.saturating_add(frame_len as u64);
+        let mut j = i + 1;
+        while j < addrs.len()
+            && addrs[j] <= end.saturating_add(MERGE_GAP)
+            && addrs[j].saturating_add(frame_len as u64) - start <= MAX_MERGED
+        {
+            end = end.max(addrs[j].saturating_add(frame_len as u64));
+            j += 1;
+        }
+        batch.add(start, (end - start) as usize, false);
+        i = j;
+    }
+}

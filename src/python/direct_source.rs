@@ -1,0 +1,106 @@
+//! A [`StackSource`] backed by aelm's direct reader ([`super::direct`]):
+//! about one `process_vm_readv` a sample in steady state.
+//!
+//! Thread names are not something the direct reader decodes (they live in
+//! `threading._active`): they come from py-spy's `get_stack_traces()`, asked
+//! only when a scan finds a thread state not seen before.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Result;
+use py_spy::PythonSpy;
+
+use super::direct::{DirectReader, PyThread};
+use super::pyspy::pyspy_config;
+use super::{ScannedThread, StackSource, ThreadInfo};
+use crate::sample::{SampleError, ThreadSample};
+
+pub struct DirectSource {
+    reader: DirectReader,
+    pid: i32,
+    /// Python threads of the last scan, by native tid.
+    threads: HashMap<u64, PyThread>,
+    /// Thread names by `PyThreadState` address.
+    names: HashMap<u64, Option<String>>,
+    /// py-spy, for thread names; `None` if it could not attach.
+    spy: Option<PythonSpy>,
+}
+
+impl DirectSource {
+    pub fn new(reader: DirectReader, pid: i32) -> DirectSource {
+        DirectSource {
+            reader,
+            pid,
+            threads: HashMap::new(),
+            names: HashMap::new(),
+            spy: PythonSpy::new(pid, &pyspy_config()).ok(),
+        }
+    }
+
+    /// Names of `threads` by pthread id, through py-spy.
+    fn lookup_names(&mut self, threads: &[PyThread]) {
+        let mut by_pthread: HashMap<u64, Option<String>> = HashMap::new();
+        if let Some(spy) = self.spy.as_mut() {
+            if let Ok(traces) = spy.get_stack_traces() {
+                for t in traces {
+                    by_pthread.insert(t.thread_id, t.thread_name);
+                }
+            }
+        }
+        for t in threads {
+            let name = by_pthread
+                .get(&t.pthread_id)
+                .cloned()
+                .flatten()
+                .or_else(|| {
+                    // The main thread's tid is the pid.
+                    (t.tid == self.pid as u64).then(|| "MainThread".to_string())
+                });
+            self.names.insert(t.tstate, name);
+        }
+    }
+}
+
+impl StackSource for DirectSource {
+    fn version(&self) -> String {
+        self.reader.version()
+    }
+
+    fn scan(&mut self) -> Result<Vec<ScannedThread>> {
+        let threads = self.reader.threads()?;
+        let unnamed: Vec<PyThread> = threads
+            .iter()
+            .filter(|t| !self.names.contains_key(&t.tstate))
+            .copied()
+            .collect();
+        if !unnamed.is_empty() {
+            self.lookup_names(&unnamed);
+        }
+        let live: HashSet<u64> = threads.iter().map(|t| t.tstate).collect();
+        self.names.retain(|k, _| live.contains(k));
+        self.threads = threads.iter().map(|t| (t.tid, *t)).collect();
+        let mut out = Vec::with_capacity(threads.len());
+        for t in &threads {
+            out.push(ScannedThread {
+                info: ThreadInfo {
+                    tid: t.tid,
+                    name: self.names.get(&t.tstate).cloned().flatten(),
+                },
+                stack: self.reader.stack(t),
+            });
+        }
+        Ok(out)
+    }
+
+    fn sample(&mut self, tids: &[u64]) -> Result<Vec<ThreadSample>> {
+        let mut out = Vec::with_capacity(tids.len());
+        for &tid in tids {
+            let stack = match self.threads.get(&tid) {
+                Some(t) => self.reader.stack(t),
+                None => Err(SampleError::Gone),
+            };
+            out.push(ThreadSample { tid, stack });
+        }
+        Ok(out)
+    }
+}
