@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::detector::Detector;
 use crate::python::attach::is_alive;
@@ -22,6 +22,10 @@ use crate::sample::{Sample, SampleError, ThreadSample};
 pub const RESCAN: Duration = Duration::from_millis(1000);
 /// How often to look for a first loop while there is none.
 const WAIT_POLL: Duration = Duration::from_millis(50);
+/// Samples are sent in batches (one wake-up of the detector per batch, not
+/// per sample): at most this many, or this old.
+const BATCH_MAX: usize = 64;
+const BATCH_AGE: Duration = Duration::from_millis(20);
 /// Ticks further behind than this are skipped rather than caught up.
 const MAX_LAG_TICKS: u32 = 10;
 
@@ -64,7 +68,8 @@ pub enum Msg {
     },
     /// The set of watched loop threads changed.
     Threads(Vec<ThreadInfo>),
-    Sample(Sample),
+    /// Samples in time order.
+    Samples(Vec<Sample>),
     Ended {
         reason: EndReason,
         /// Time sampled, for the achieved rate.
@@ -168,6 +173,21 @@ impl Sampler {
         Ok(changed)
     }
 
+    /// Sleeps until `deadline` (one `clock_nanosleep`), then checks for a
+    /// stop message without blocking: the cheapest wait per tick.
+    fn sleep_until(&self, deadline: Instant) -> bool {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        !matches!(self.stop.try_recv(), Err(TryRecvError::Empty))
+    }
+
+    /// Sends the samples in hand; false when the receiver is gone.
+    fn flush(&self, batch: &mut Vec<Sample>) -> bool {
+        batch.is_empty() || self.tx.send(Msg::Samples(std::mem::take(batch))).is_ok()
+    }
+
     fn stopped_within(&self, deadline: Instant) -> bool {
         !matches!(
             self.stop.recv_deadline(deadline),
@@ -220,14 +240,17 @@ impl Sampler {
         let mut next_rescan = start + RESCAN;
         let mut missed: u64 = 0;
         let mut tids: Vec<u64> = self.threads.keys().copied().collect();
-        loop {
+        let mut batch: Vec<Sample> = Vec::with_capacity(BATCH_MAX);
+        let mut batch_start = start;
+        // Whatever ends the loop, the batch in hand goes out first.
+        let (reason, elapsed) = loop {
             let now = Instant::now();
             let at = now - start;
             let threads = match self.source.sample(&tids) {
                 Ok(t) => t,
                 Err(_) => {
                     if let Some(r) = self.target_gone() {
-                        return (r, at, missed);
+                        break (r, at);
                     }
                     tids.iter()
                         .map(|&tid| ThreadSample {
@@ -238,8 +261,14 @@ impl Sampler {
                 }
             };
             let any_gone = threads.iter().any(|t| t.stack == Err(SampleError::Gone));
-            if self.tx.send(Msg::Sample(Sample { at, threads })).is_err() {
-                return (EndReason::Interrupted, at, missed);
+            if batch.is_empty() {
+                batch_start = now;
+            }
+            batch.push(Sample { at, threads });
+            if (batch.len() >= BATCH_MAX || now - batch_start >= BATCH_AGE)
+                && !self.flush(&mut batch)
+            {
+                break (EndReason::Interrupted, at);
             }
             if any_gone || now >= next_rescan {
                 next_rescan = now + RESCAN;
@@ -263,14 +292,17 @@ impl Sampler {
             }
             if out_of_time(next) {
                 let end = begun + self.cfg.duration.unwrap_or_default();
+                self.flush(&mut batch);
                 if self.stopped_within(end) {
-                    return (EndReason::Interrupted, Instant::now() - start, missed);
+                    break (EndReason::Interrupted, Instant::now() - start);
                 }
-                return (EndReason::Duration, Instant::now() - start, missed);
+                break (EndReason::Duration, Instant::now() - start);
             }
-            if self.stopped_within(next) {
-                return (EndReason::Interrupted, Instant::now() - start, missed);
+            if self.sleep_until(next) {
+                break (EndReason::Interrupted, Instant::now() - start);
             }
-        }
+        };
+        self.flush(&mut batch);
+        (reason, elapsed, missed)
     }
 }

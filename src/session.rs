@@ -260,8 +260,8 @@ fn pump(
                     names.insert(t.tid, t.name);
                 }
             }
-            Msg::Sample(s) => {
-                for b in detector.push(&s) {
+            Msg::Samples(samples) => {
+                for b in samples.iter().flat_map(|s| detector.push(s)) {
                     reported += 1;
                     let ctx = BlockContext {
                         pid,
