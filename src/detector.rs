@@ -153,8 +153,9 @@ fn is_dispatch_machinery(code: &CodeInfo) -> bool {
 /// `web.run_app`.
 fn is_named_runner(code: &CodeInfo) -> bool {
     let n = last_name(code);
-    (asyncio_module(&code.file) == Some("runners.py") && n == "run")
-        || (code.file.ends_with("/uvloop/__init__.py") && n == "run")
+    let asyncio_run = asyncio_module(&code.file) == Some("runners.py");
+    let uvloop_run = code.file.ends_with("/uvloop/__init__.py");
+    ((asyncio_run || uvloop_run) && n == "run")
         || (code.file.ends_with("/aiohttp/web.py") && n == "run_app")
 }
 
@@ -493,10 +494,8 @@ impl Detector {
                     continue;
                 }
             };
-            if track.run.as_ref().is_some_and(|r| r.id != id) {
-                if let Some(run) = track.run.take() {
-                    out.extend(self.close(ts.tid, run, false));
-                }
+            if let Some(run) = track.run.take_if(|r| r.id != id) {
+                out.extend(self.close(ts.tid, run, false));
             }
             let track = self.tracks.entry(ts.tid).or_default();
             let run = track
@@ -530,14 +529,6 @@ impl Detector {
             }
         }
         out
-    }
-
-    /// Forgets a thread that has gone, flushing its block.
-    pub fn thread_gone(&mut self, tid: u64) -> Vec<Block> {
-        match self.tracks.remove(&tid).and_then(|t| t.run) {
-            Some(run) => self.close(tid, run, true).into_iter().collect(),
-            None => Vec::new(),
-        }
     }
 
     fn close(&mut self, tid: u64, run: Run, truncated: bool) -> Option<Block> {
@@ -630,6 +621,7 @@ fn summarize(
 
 /// The whole detector as a pure function: every block of a sample sequence,
 /// including those still in progress at its end.
+#[cfg(test)]
 pub fn detect(cfg: Config, samples: &[Sample]) -> (Vec<Block>, Totals) {
     let mut d = Detector::new(cfg);
     let mut blocks = Vec::new();

@@ -12,6 +12,10 @@ use crate::python::attach::{self, ReaderKind};
 
 pub fn run(pid: i32, kind: ReaderKind) -> Result<i32> {
     let mut source = attach::open(pid, kind, None)?;
+    eprintln!("aelm: pid {pid}: Python {}", source.version());
+    for note in source.notes() {
+        eprintln!("aelm: {note}");
+    }
     let threads = source.scan().context("reading the target's threads")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

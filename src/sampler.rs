@@ -40,8 +40,6 @@ pub enum EndReason {
     Duration,
     /// SIGINT/SIGTERM, or the output was closed.
     Interrupted,
-    /// The reader failed for good.
-    Failed(String),
 }
 
 impl EndReason {
@@ -51,7 +49,6 @@ impl EndReason {
             EndReason::TargetExec => "target-exec",
             EndReason::Duration => "duration",
             EndReason::Interrupted => "interrupted",
-            EndReason::Failed(_) => "error",
         }
     }
 }
@@ -75,6 +72,8 @@ pub enum Msg {
         /// Time sampled, for the achieved rate.
         elapsed: Duration,
         missed_ticks: u64,
+        /// Memory reads while sampling (after attach), if the reader counts them.
+        reads: Option<u64>,
     },
 }
 
@@ -104,11 +103,14 @@ pub fn spawn(
                 threads: BTreeMap::new(),
                 exe: None,
             };
+            let before = s.source.reads();
             let (reason, elapsed, missed) = s.run();
+            let reads = s.source.reads().zip(before).map(|(a, b)| a - b);
             let _ = s.tx.send(Msg::Ended {
                 reason,
                 elapsed,
                 missed_ticks: missed,
+                reads,
             });
         })
 }

@@ -103,10 +103,10 @@ fn reap_child(mut child: Child) -> ChildStatus {
     let spawned = std::thread::Builder::new()
         .name("aelm-child".into())
         .spawn(move || {
-            if let Ok(st) = child.wait() {
-                if let Ok(mut s) = slot.lock() {
-                    *s = Some(st);
-                }
+            if let Ok(st) = child.wait()
+                && let Ok(mut s) = slot.lock()
+            {
+                *s = Some(st);
             }
         });
     if spawned.is_err() {
@@ -145,6 +145,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
                     totals: Default::default(),
                     elapsed: Duration::ZERO,
                     missed_ticks: 0,
+                    reads: None,
                     error: None,
                     exit_code: st.code(),
                 };
@@ -275,6 +276,7 @@ fn pump(
                 reason,
                 elapsed,
                 missed_ticks,
+                reads,
             } => {
                 for b in detector.finish() {
                     reported += 1;
@@ -299,15 +301,13 @@ fn pump(
                         std::thread::sleep(Duration::from_millis(10));
                     }
                 }
-                let error = match &reason {
-                    EndReason::Failed(e) => Some(e.clone()),
-                    _ => None,
-                };
+                let error = None;
                 let end = EndInfo {
                     reason: reason.as_str().to_string(),
                     totals: detector.totals().clone(),
                     elapsed,
                     missed_ticks,
+                    reads,
                     error,
                     exit_code,
                 };

@@ -120,10 +120,10 @@ fn preflight(pid: i32) -> Result<()> {
     }
     // Reading memory needs ptrace rights even when /proc/PID/maps is readable.
     let readable = fs::File::open(format!("/proc/{pid}/mem"));
-    if let Err(e) = readable {
-        if e.kind() == io::ErrorKind::PermissionDenied {
-            return Err(permission_error(pid));
-        }
+    if let Err(e) = readable
+        && e.kind() == io::ErrorKind::PermissionDenied
+    {
+        return Err(permission_error(pid));
     }
     Ok(())
 }

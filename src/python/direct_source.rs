@@ -40,11 +40,11 @@ impl DirectSource {
     /// Names of `threads` by pthread id, through py-spy.
     fn lookup_names(&mut self, threads: &[PyThread]) {
         let mut by_pthread: HashMap<u64, Option<String>> = HashMap::new();
-        if let Some(spy) = self.spy.as_mut() {
-            if let Ok(traces) = spy.get_stack_traces() {
-                for t in traces {
-                    by_pthread.insert(t.thread_id, t.thread_name);
-                }
+        if let Some(spy) = self.spy.as_mut()
+            && let Ok(traces) = spy.get_stack_traces()
+        {
+            for t in traces {
+                by_pthread.insert(t.thread_id, t.thread_name);
             }
         }
         for t in threads {
@@ -90,6 +90,14 @@ impl StackSource for DirectSource {
             });
         }
         Ok(out)
+    }
+
+    fn reads(&self) -> Option<u64> {
+        Some(self.reader.read_ops())
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.reader.layout_notes().to_vec()
     }
 
     fn sample(&mut self, tids: &[u64]) -> Result<Vec<ThreadSample>> {

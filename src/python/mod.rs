@@ -36,4 +36,12 @@ pub trait StackSource: Send {
     /// Reads the stacks of the given threads (the per-sample path: must be
     /// cheap). A thread that is gone gives `Err(SampleError::Gone)`.
     fn sample(&mut self, tids: &[u64]) -> anyhow::Result<Vec<ThreadSample>>;
+    /// Memory reads (system calls) the reader made so far, if it counts them.
+    fn reads(&self) -> Option<u64> {
+        None
+    }
+    /// Where the reader's knowledge of the target's layout came from.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

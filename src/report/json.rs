@@ -130,6 +130,9 @@ impl<W: Write> Reporter for JsonReporter<W> {
             "achieved_hz": hz,
             "missed_ticks": info.missed_ticks,
         });
+        if let Some(r) = info.reads {
+            v["reads"] = r.into();
+        }
         if let Some(e) = &info.error {
             v["error"] = e.clone().into();
         }

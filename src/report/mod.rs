@@ -26,7 +26,9 @@
 //!   innermost first, down to the callback).
 //! * `end` — once, last: `reason` (`target-exited` | `target-exec` |
 //!   `duration` | `interrupted` | `error`), `samples`, `failed_samples`,
-//!   `blocks`, `blocked_ms`, `achieved_hz`, `missed_ticks`, and `error` /
+//!   `gaps` (times a thread went unobserved too long to vouch for a block),
+//!   `blocks`, `blocked_ms`, `achieved_hz`, `missed_ticks`, `reads` (memory
+//!   reads of the reader while sampling, where it counts them), and `error` /
 //!   `exit_code` where they apply.
 
 pub mod json;
@@ -58,6 +60,8 @@ pub struct EndInfo {
     pub totals: Totals,
     pub elapsed: Duration,
     pub missed_ticks: u64,
+    /// Memory reads (system calls) of the reader while sampling.
+    pub reads: Option<u64>,
     pub error: Option<String>,
     pub exit_code: Option<i32>,
 }
@@ -127,12 +131,12 @@ pub fn module_from_path(file: &str) -> String {
             rel = &file[i + marker.len()..];
         }
     }
-    if rel == file {
-        if let Some(i) = file.find("/lib/python3.") {
-            let after = &file[i + "/lib/".len()..];
-            if let Some(j) = after.find('/') {
-                rel = &after[j + 1..];
-            }
+    if rel == file
+        && let Some(i) = file.find("/lib/python3.")
+    {
+        let after = &file[i + "/lib/".len()..];
+        if let Some(j) = after.find('/') {
+            rel = &after[j + 1..];
         }
     }
     if rel == file {

@@ -309,7 +309,7 @@ impl Aelm {
     }
 
     /// SIGTERM, then collect everything up to the `end` line and the status.
-    pub fn stop(mut self) -> (Vec<Value>, i32) {
+    pub fn stop(self) -> (Vec<Value>, i32) {
         // SAFETY: kill(2) on a child we started.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);

@@ -11,6 +11,9 @@ use super::offsets_table::TABLE;
 /// One version's offsets, computed by `scripts/gen-offsets/offsets.c` with
 /// `offsetof`/`sizeof` against that version's headers. `None`: the field does
 /// not exist in that version. Field names follow the C members.
+// The generated table records every member the generator measures; not all
+// are used by the reader (some are for cross-checks and future fields).
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy)]
 pub struct HeaderOffsets {
     pub version_hex: u64,
@@ -203,6 +206,9 @@ pub struct Layout {
     pub ts_datastack_chunk: Option<u64>,
     pub ts_datastack_top: Option<u64>,
     pub chunk_size: u64,
+    /// `offsetof(_PyStackChunk, data)`: the reader walks from
+    /// `datastack_top` down; the fake target of the tests lays chunks out.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub chunk_data: u64,
 
     /// Frame fields, for `PyFrameObject` (3.8-3.10) or `_PyInterpreterFrame`.
@@ -379,8 +385,8 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         ts_cframe,
         ts_datastack_chunk: h.ts_datastack_chunk,
         ts_datastack_top: h.ts_datastack_top,
-        chunk_size: h.chunk_size.unwrap_or(8),
         chunk_data: h.chunk_data.unwrap_or(24),
+        chunk_size: h.chunk_size.unwrap_or(8),
         f_code,
         f_previous,
         f_globals,
