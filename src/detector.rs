@@ -110,6 +110,10 @@ pub struct RootId {
 
 /// Where in `asyncio/` a file is, if it is asyncio's own.
 fn asyncio_module(file: &str) -> Option<&str> {
+    if file.contains("/site-packages/") || file.contains("/dist-packages/") {
+        // A third-party package's own `asyncio/` subpackage.
+        return None;
+    }
     let idx = file.rfind("/asyncio/")?;
     let rest = &file[idx + "/asyncio/".len()..];
     (!rest.contains('/')).then_some(rest)
@@ -181,7 +185,9 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
     }
     // Stdlib loop: the innermost loop frame.
     if let Some(l) = frames.iter().position(|f| is_stdlib_loop_frame(&f.code)) {
-        if is_selector_wait(&frames[0].code) {
+        // Idle: the selector's wait, called from the loop's `_run_once`
+        // (a `select` a callback makes itself, e.g. in `subprocess`, is busy).
+        if l == 1 && is_selector_wait(&frames[0].code) {
             return View::Idle;
         }
         return callback_inward_of(frames, l);
@@ -367,7 +373,9 @@ impl Ownership {
             return;
         }
         for f in frames {
-            if let Some(idx) = f.code.file.rfind("/asyncio/") {
+            if asyncio_module(&f.code.file).is_some()
+                && let Some(idx) = f.code.file.rfind("/asyncio/")
+            {
                 self.stdlib = Some(f.code.file[..=idx].to_string());
                 return;
             }
@@ -502,7 +510,8 @@ impl Detector {
                 .run
                 .get_or_insert_with(|| Run::new(id, sample.at, &frames[root]));
             run.add(sample.at, frames[..=root].iter().rev());
-            if !run.ongoing_reported && run.duration(self.cfg.interval) >= self.cfg.ongoing {
+            let so_far = run.duration(self.cfg.interval);
+            if !run.ongoing_reported && so_far >= self.cfg.ongoing && so_far >= self.cfg.threshold {
                 run.ongoing_reported = true;
                 let block = summarize(
                     ts.tid,

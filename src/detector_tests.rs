@@ -438,3 +438,44 @@ fn a_gap_in_observation_ends_the_block() {
     assert_eq!(blocks[0].duration, Duration::from_millis(25));
     assert_eq!(blocks[1].duration, Duration::from_millis(25));
 }
+
+#[test]
+fn a_select_made_by_a_callback_is_busy() {
+    let l = stdlib_loop();
+    let h = code(10, "run_tool", APP, true);
+    let communicate = code(
+        11,
+        "Popen._communicate",
+        &format!("{LIB}/subprocess.py"),
+        false,
+    );
+    // subprocess waits in selectors.py's select, called from the callback.
+    let busy = l.busy(&[l.select.clone(), fr(&communicate, 2100), fr(&h, 7)], 1);
+    let (blocks, _) = detect(cfg(), &seq(vec![busy; 6]));
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].culprit.code.qualname, "run_tool");
+}
+
+#[test]
+fn ongoing_is_never_reported_below_the_threshold() {
+    let l = stdlib_loop();
+    let h = code(10, "short", APP, true);
+    let mut c = cfg();
+    c.threshold = Duration::from_millis(100);
+    c.ongoing = Duration::from_millis(10);
+    let mut stacks = vec![l.busy(&[fr(&h, 5)], 1); 4];
+    stacks.push(l.idle());
+    let (blocks, _) = detect(c, &seq(stacks));
+    assert!(blocks.is_empty(), "{blocks:?}");
+}
+
+#[test]
+fn third_party_asyncio_subpackages_are_not_asyncio() {
+    let f = code(
+        1,
+        "run",
+        "/venv/lib/python3.11/site-packages/x/asyncio/runners.py",
+        false,
+    );
+    assert!(!is_named_runner(&f));
+}

@@ -292,7 +292,11 @@ fn pump(
                 if let Some(cs) = child_status {
                     for _ in 0..50 {
                         if let Some(st) = cs.lock().ok().and_then(|g| *g) {
-                            exit_code = st.code();
+                            // Killed by a signal: the shell's convention, 128 + signal.
+                            exit_code = st.code().or_else(|| {
+                                use std::os::unix::process::ExitStatusExt;
+                                st.signal().map(|s| 128 + s)
+                            });
                             break;
                         }
                         if reason != EndReason::TargetExited {

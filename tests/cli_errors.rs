@@ -250,3 +250,67 @@ fn run_mode_passes_on_a_failing_program_status() {
         .expect("aelm run");
     assert_eq!(out.status.code(), Some(7));
 }
+
+#[test]
+fn target_in_another_pid_namespace_reports_ids_as_we_see_them() {
+    let py = py();
+    let dir = scratch("ns");
+    let truth = dir.join("truth.jsonl");
+    // Like a container: the target is pid 1 of its own PID namespace.
+    let spawned = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--"])
+        .arg(&py.exe)
+        .arg(fixture("sleep_in_coroutine.py"))
+        .env("AELM_TRUTH", &truth)
+        .env("AELM_GO", dir.join("go"))
+        .env("PYTHONPATH", &py.pythonpath)
+        .stdout(Stdio::null())
+        .spawn();
+    let Ok(mut unshare) = spawned else {
+        eprintln!("unshare unavailable: skipped");
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        if let Some(r) = read_truth(&truth)
+            .into_iter()
+            .find(|e| e["event"] == "ready")
+        {
+            break r;
+        }
+        if let Ok(Some(_)) = unshare.try_wait() {
+            eprintln!("unshare --pid not permitted here: skipped");
+            return;
+        }
+        assert!(Instant::now() < deadline, "fixture not ready");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        ready["pid"], 1,
+        "the fixture runs as pid 1 of its namespace"
+    );
+    // Its pid as we see it: the child of `unshare`.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", unshare.id()))
+        .expect("children of unshare");
+    let pid: u32 = children
+        .split_whitespace()
+        .next()
+        .expect("child")
+        .parse()
+        .expect("pid");
+    let mut aelm = Aelm::attach(pid, &["--threshold-ms", "20"]);
+    let start = aelm.wait_for("start", Duration::from_secs(30));
+    std::fs::write(dir.join("go"), "go").expect("go");
+    let b = aelm.wait_for("block", Duration::from_secs(30));
+    let (_lines, status) = aelm.stop();
+    let _ = unshare.kill();
+    // SAFETY: kill(2) on the namespaced fixture we started.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGKILL);
+    }
+    let _ = unshare.wait();
+    assert_eq!(status, 0);
+    assert_eq!(start["loop_threads"][0]["tid"], pid);
+    assert_eq!(b["tid"], pid);
+    assert_eq!(b["culprit"]["function"], "handle_request");
+}

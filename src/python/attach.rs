@@ -75,7 +75,9 @@ pub fn permission_error(pid: i32) -> anyhow::Error {
     anyhow!(
         "permission denied reading the memory of pid {pid} ({}): run aelm as the same user as \
          the target with ptrace allowed ({}), or as root or with CAP_SYS_PTRACE (in a container: \
-         --cap-add SYS_PTRACE). See docs/usage.md#permissions",
+         --cap-add SYS_PTRACE). aelm also reads the target's python binary and libpython \
+         to find the interpreter: those files must be readable by aelm's user. \
+         See docs/usage.md#permissions",
         comm(pid),
         ptrace_scope()
     )
@@ -118,14 +120,38 @@ fn preflight(pid: i32) -> Result<()> {
             comm(pid)
         );
     }
-    // Reading memory needs ptrace rights even when /proc/PID/maps is readable.
-    let readable = fs::File::open(format!("/proc/{pid}/mem"));
-    if let Err(e) = readable
-        && e.kind() == io::ErrorKind::PermissionDenied
-    {
-        return Err(permission_error(pid));
+    // Reading memory needs ptrace rights even when /proc/PID/maps is
+    // readable: try one small read, the way every sample will read.
+    if let Some(addr) = first_readable(&maps) {
+        let mut byte = [0u8; 1];
+        let local = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: 1,
+        };
+        // SAFETY: reads one byte of the target into `byte`, which outlives the call.
+        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+        if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+            return Err(permission_error(pid));
+        }
     }
     Ok(())
+}
+
+/// Start address of the first readable mapping in /proc/PID/maps.
+fn first_readable(maps: &str) -> Option<u64> {
+    maps.lines().find_map(|line| {
+        let mut cols = line.split_whitespace();
+        let range = cols.next()?;
+        let perms = cols.next()?;
+        if !perms.starts_with('r') {
+            return None;
+        }
+        u64::from_str_radix(range.split('-').next()?, 16).ok()
+    })
 }
 
 fn open_pyspy(pid: i32) -> Result<PythonSpy> {

@@ -18,12 +18,41 @@ use crate::sample::{SampleError, ThreadSample};
 pub struct DirectSource {
     reader: DirectReader,
     pid: i32,
-    /// Python threads of the last scan, by native tid.
+    /// Python threads of the last scan, by native tid as aelm's PID
+    /// namespace sees it.
     threads: HashMap<u64, PyThread>,
     /// Thread names by `PyThreadState` address.
     names: HashMap<u64, Option<String>>,
     /// py-spy, for thread names; `None` if it could not attach.
     spy: Option<PythonSpy>,
+}
+
+/// Thread ids as the target's PID namespace sees them, mapped to the ids
+/// aelm's namespace sees (from the `NSpid:` lines of
+/// /proc/PID/task/*/status). Empty when both namespaces are the same.
+fn namespace_tids(pid: i32) -> HashMap<u64, u64> {
+    let same_ns = std::fs::read_link("/proc/self/ns/pid").ok()
+        == std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let mut map = HashMap::new();
+    if same_ns {
+        return map;
+    }
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return map;
+    };
+    for task in tasks.flatten().take(super::direct::MAX_THREADS) {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        if let Some(line) = status.lines().find(|l| l.starts_with("NSpid:")) {
+            let ids: Vec<u64> = line[6..]
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let (Some(&ours), Some(&theirs)) = (ids.first(), ids.last()) {
+                map.insert(theirs, ours);
+            }
+        }
+    }
+    map
 }
 
 impl DirectSource {
@@ -68,6 +97,10 @@ impl StackSource for DirectSource {
 
     fn scan(&mut self) -> Result<Vec<ScannedThread>> {
         let threads = self.reader.threads()?;
+        // A target in another PID namespace (a container) reports its own
+        // thread ids: report them as aelm's namespace sees them.
+        let ns = namespace_tids(self.pid);
+        let ours = |t: &PyThread| ns.get(&t.tid).copied().unwrap_or(t.tid);
         let unnamed: Vec<PyThread> = threads
             .iter()
             .filter(|t| !self.names.contains_key(&t.tstate))
@@ -78,12 +111,12 @@ impl StackSource for DirectSource {
         }
         let live: HashSet<u64> = threads.iter().map(|t| t.tstate).collect();
         self.names.retain(|k, _| live.contains(k));
-        self.threads = threads.iter().map(|t| (t.tid, *t)).collect();
+        self.threads = threads.iter().map(|t| (ours(t), *t)).collect();
         let mut out = Vec::with_capacity(threads.len());
         for t in &threads {
             out.push(ScannedThread {
                 info: ThreadInfo {
-                    tid: t.tid,
+                    tid: ours(t),
                     name: self.names.get(&t.tstate).cloned().flatten(),
                 },
                 stack: self.reader.stack(t),

@@ -100,7 +100,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
             "pid": info.pid,
             "python": info.python,
             "threshold_ms": millis(info.threshold),
-            "interval_us": (info.interval.as_secs_f64() * 1e6).round(),
+            "interval_us": (info.interval.as_secs_f64() * 1e6).round() as u64,
             "loop_threads": threads,
             "reader": info.reader,
         }))
