@@ -8,7 +8,8 @@
 #   python3.14/, python3.15/   private roots unpacked from Debian sid packages
 #                              (interpreter at ROOT/usr/bin/python3.X, headers
 #                              incl. internal/ at ROOT/usr/include/python3.X)
-#   site/3.X/                  per-interpreter package dir, for PYTHONPATH
+#   site/3.X/site-packages/    per-interpreter package dir, for PYTHONPATH (named
+#                              site-packages so that aelm sees it as installed code)
 #   pythons.tsv                manifest: VERSION EXECUTABLE PYTHONPATH_DIR PKGS
 #   sid/, wheels/, logs/       apt state and downloads, pip wheel, logs
 #
@@ -256,7 +257,7 @@ PY
 # Fill CACHE/site/V; sets SITE_OK to the importable modules. A stamp (interpreter
 # version + wanted packages + what imported) lets re-runs skip pip.
 site_dir() {
-  local v=$1 exe=$2 dir=$CACHE/site/$1 want got p pip_log
+  local v=$1 exe=$2 dir=$CACHE/site/$1/site-packages want got p pip_log
   full_version "$exe" >/dev/null  # fill the memo in this shell
   want="$(full_version "$exe") ${PKGS[*]}"
   if [[ $REFRESH == 0 && -f $dir/.aelm-stamp && $(sed -n 1p "$dir/.aelm-stamp") == "$want" ]]; then
@@ -310,7 +311,7 @@ tmp_manifest=$MANIFEST.tmp
 : >"$tmp_manifest"
 for v in "${ALL_VERSIONS[@]}"; do
   if [[ -n ${EXE[$v]:-} ]]; then
-    printf '%s\t%s\t%s\t%s\n' "$(full_version "${EXE[$v]}")" "${EXE[$v]}" "$CACHE/site/$v" "${PKG_OK[$v]}" >>"$tmp_manifest"
+    printf '%s\t%s\t%s\t%s\n' "$(full_version "${EXE[$v]}")" "${EXE[$v]}" "$CACHE/site/$v/site-packages" "${PKG_OK[$v]}" >>"$tmp_manifest"
   elif [[ " ${SELECTED[*]} " != *" $v "* && -f $MANIFEST ]]; then
     awk -F'\t' -v v="$v" '{ split($1, p, "."); if (p[1] "." p[2] == v) print }' "$MANIFEST" |
       while IFS=$'\t' read -r fv e d m; do [[ -x $e ]] && printf '%s\t%s\t%s\t%s\n' "$fv" "$e" "$d" "$m"; done >>"$tmp_manifest" || true
