@@ -314,3 +314,114 @@ fn target_in_another_pid_namespace_reports_ids_as_we_see_them() {
     assert_eq!(b["tid"], pid);
     assert_eq!(b["culprit"]["function"], "handle_request");
 }
+
+/// `aelm run` of a fixture with extra aelm options; returns stdout lines,
+/// the truth events and the exit status.
+fn run_with(
+    extra: &[&str],
+    script: &str,
+    env: &[(&str, &str)],
+) -> (Vec<serde_json::Value>, Vec<serde_json::Value>, i32) {
+    let py = py();
+    let dir = scratch("opts");
+    let truth = dir.join("truth.jsonl");
+    let mut cmd = Command::new(aelm_bin());
+    cmd.arg("run")
+        .args(extra)
+        .arg("--")
+        .arg(&py.exe)
+        .arg(fixture(script))
+        .env("AELM_TRUTH", &truth)
+        .env("PYTHONPATH", &py.pythonpath);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("aelm run");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    (lines, read_truth(&truth), out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn output_file_gets_the_lines_and_stdout_stays_empty() {
+    let py = py();
+    let dir = scratch("out");
+    let file = dir.join("blocks.jsonl");
+    let out = Command::new(aelm_bin())
+        .args(["run", "--threshold-ms", "20", "--output"])
+        .arg(&file)
+        .arg("--")
+        .arg(&py.exe)
+        .arg(fixture("sleep_in_coroutine.py"))
+        .env("AELM_EXIT_AFTER_DONE", "1")
+        .env("AELM_REPEAT", "1")
+        .output()
+        .expect("aelm run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let text = std::fs::read_to_string(&file).expect("output file");
+    let types: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["type"].to_string())
+        .collect();
+    assert_eq!(types, vec!["\"start\"", "\"block\"", "\"end\""]);
+}
+
+#[test]
+fn duration_ends_the_run_and_stops_the_program() {
+    let (lines, _, status) = run_with(
+        &["--threshold-ms", "20", "--duration", "1.5"],
+        "sleep_in_coroutine.py",
+        &[("AELM_REPEAT", "100")],
+    );
+    assert_eq!(status, 0);
+    let end = lines.last().expect("end");
+    assert_eq!(end["reason"], "duration");
+    assert!(!blocks(&lines).is_empty());
+}
+
+#[test]
+fn include_makes_library_code_the_culprit() {
+    let (lines, _, _) = run_with(
+        &["--threshold-ms", "20", "--include", "/socket.py"],
+        "lib_urlopen.py",
+        &[("AELM_EXIT_AFTER_DONE", "1"), ("AELM_REPEAT", "1")],
+    );
+    let b = blocks(&lines);
+    assert_eq!(b.len(), 1, "{lines:?}");
+    assert!(
+        b[0]["culprit"]["file"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/socket.py"),
+        "{}",
+        b[0]
+    );
+    assert!(b[0].get("callee").is_none());
+}
+
+#[test]
+fn thread_option_watches_only_that_thread() {
+    let py = py();
+    let Some(mut fx) = Fixture::start(&py, "two_loops.py", &[]) else {
+        return;
+    };
+    let ready = read_truth(&fx.truth)
+        .into_iter()
+        .find(|e| e["event"] == "ready")
+        .expect("ready");
+    let tid = ready["loop_tids"][1].as_u64().expect("loop-b tid");
+    let tid_s = tid.to_string();
+    let mut aelm = Aelm::attach(fx.pid(), &["--threshold-ms", "20", "--thread", &tid_s]);
+    let start = aelm.wait_for("start", Duration::from_secs(30));
+    fx.go();
+    fx.wait_done(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    let (lines, _) = aelm.stop();
+    assert_eq!(start["loop_threads"].as_array().map(Vec::len), Some(1));
+    let b = blocks(&lines);
+    assert!(!b.is_empty());
+    assert!(b.iter().all(|b| b["tid"] == tid), "{b:?}");
+}
