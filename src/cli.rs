@@ -50,6 +50,32 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Summarize JSON lines aelm wrote earlier: top culprits by total blocked time.
+    ///
+    /// Reads files, or stdin for `-` (the default). Lines that are not aelm's (other
+    /// programs' logs in a shipped stream) are skipped and counted on stderr.
+    #[command(
+        after_help = "Examples:\n  aelm summarize blocks.jsonl\n  kubectl logs -l app=api | aelm summarize --format json -"
+    )]
+    Summarize {
+        /// Files of JSON lines (`-` for stdin).
+        #[arg(value_name = "FILE")]
+        files: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// How many culprits to list.
+        #[arg(long, default_value_t = crate::summary::DEFAULT_TOP, value_name = "N")]
+        top: usize,
+    },
+    /// Print a shell completion script, e.g. `aelm completions bash > /etc/bash_completion.d/aelm`.
+    Completions {
+        /// Shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print aelm's man page (roff), e.g. `aelm man | man -l -`.
+    Man,
     /// Print every Python thread's current stack once (JSON, one line per thread),
     /// with what aelm makes of it: loop or not, idle or busy, which callback.
     #[command(after_help = "Example:\n  aelm dump --pid 1234 | jq .loop")]
@@ -108,9 +134,9 @@ pub struct WatchOpts {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    pub format: Format,
+    /// Output format [default: text when stdout is a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 
     /// Frames whose file path contains this substring count as your code (repeatable),
     /// e.g. --include site-packages/mylib.

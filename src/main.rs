@@ -8,8 +8,10 @@ mod report;
 mod sample;
 mod sampler;
 mod session;
+mod status;
+mod summary;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 use session::Target;
@@ -23,6 +25,18 @@ fn main() {
         Command::Attach { pid, opts } => session::run(Target::Pid(pid), &opts),
         Command::Run { opts, command } => session::run(Target::Command(command), &opts),
         Command::Dump { pid, reader } => dump::run(pid, reader.kind()),
+        Command::Summarize { files, format, top } => {
+            summary::run(&files, format == cli::Format::Json, top)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "aelm", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map(|()| 0)
+            .map_err(anyhow::Error::from),
     };
     let status = match result {
         Ok(status) => status,

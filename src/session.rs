@@ -18,12 +18,14 @@ use anyhow::{Context, Result};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::cli::{Format, WatchOpts};
+use crate::detector::{Block, BlockState};
 use crate::detector::{Config as DetectorConfig, Detector};
 use crate::python::attach;
 use crate::report::json::JsonReporter;
 use crate::report::text::TextReporter;
-use crate::report::{BlockContext, EndInfo, Reporter, StartInfo};
+use crate::report::{BlockContext, EndInfo, ModuleNames, Reporter, StartInfo, millis};
 use crate::sampler::{self, EndReason, Msg, SamplerConfig};
+use crate::summary::Summary;
 
 /// Exit statuses (spec: 0 done, 1 failed, 2 usage, 3 blocks with --fail-on-block).
 pub const EXIT_OK: i32 = 0;
@@ -50,9 +52,18 @@ fn open_output(opts: &WatchOpts) -> Result<Box<dyn Write + Send>> {
 }
 
 fn reporter(opts: &WatchOpts, out: Box<dyn Write + Send>) -> Box<dyn Reporter> {
-    match opts.format {
+    use std::io::IsTerminal;
+    // A person at a terminal reads text; a pipe or a file gets JSON lines.
+    let tty = opts.output.is_none() && io::stdout().is_terminal();
+    match opts
+        .format
+        .unwrap_or(if tty { Format::Text } else { Format::Json })
+    {
         Format::Json => Box::new(JsonReporter::new(out)),
-        Format::Text => Box::new(TextReporter::new(out)),
+        Format::Text => {
+            let colour = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            Box::new(TextReporter::new(out, colour))
+        }
     }
 }
 
@@ -148,6 +159,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
                     reads: None,
                     error: None,
                     exit_code: st.code(),
+                    top: Vec::new(),
                 };
                 let _ = rep.end(&end);
                 return Ok(st.code().filter(|&c| c != 0).unwrap_or(EXIT_OK));
@@ -194,6 +206,19 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
     status
 }
 
+/// Counts an ended block in the run's summary.
+fn note(summary: &mut Summary, modules: &mut ModuleNames, b: &Block) {
+    if b.state == BlockState::Ended {
+        let c = &b.culprit;
+        summary.add(
+            &modules.dotted(&c.code),
+            &c.code.file,
+            u64::from(c.line),
+            millis(b.duration),
+        );
+    }
+}
+
 /// Moves messages from the sampler through the detector to the reporter.
 fn pump(
     pid: i32,
@@ -216,6 +241,9 @@ fn pump(
     let mut names: HashMap<u64, Option<String>> = HashMap::new();
     let mut wall_start = std::time::SystemTime::now();
     let mut reported = 0u64;
+    let mut summary = Summary::default();
+    let mut modules = ModuleNames::default();
+    let mut status = crate::status::StatusLine::new();
     // Set when the output is gone: keep draining, write nothing more.
     let mut output_closed = false;
     let mut write_error: Option<io::Error> = None;
@@ -264,13 +292,17 @@ fn pump(
             Msg::Samples(samples) => {
                 for b in samples.iter().flat_map(|s| detector.push(s)) {
                     reported += 1;
+                    note(&mut summary, &mut modules, &b);
+                    status.block(millis(b.duration), &modules.dotted(&b.culprit.code));
                     let ctx = BlockContext {
                         pid,
                         thread: names.get(&b.tid).and_then(|n| n.as_deref()),
                         time: wall_start + b.start,
                     };
+                    status.clear();
                     emit(&mut rep, &mut |r| r.block(&b, &ctx), &mut output_closed);
                 }
+                status.tick(detector.totals().samples, names.len(), reported);
             }
             Msg::Ended {
                 reason,
@@ -278,8 +310,10 @@ fn pump(
                 missed_ticks,
                 reads,
             } => {
+                status.clear();
                 for b in detector.finish() {
                     reported += 1;
+                    note(&mut summary, &mut modules, &b);
                     let ctx = BlockContext {
                         pid,
                         thread: names.get(&b.tid).and_then(|n| n.as_deref()),
@@ -313,6 +347,7 @@ fn pump(
                     missed_ticks,
                     reads,
                     error,
+                    top: summary.top(crate::summary::DEFAULT_TOP),
                     exit_code,
                 };
                 emit(&mut rep, &mut |r| r.end(&end), &mut output_closed);

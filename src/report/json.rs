@@ -130,6 +130,16 @@ impl<W: Write> Reporter for JsonReporter<W> {
             "achieved_hz": hz,
             "missed_ticks": info.missed_ticks,
         });
+        v["top"] = info
+            .top
+            .iter()
+            .map(|r| {
+                json!({"culprit": r.culprit, "file": r.file, "line": r.line, "blocks": r.blocks,
+                       "total_ms": r.total_ms, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+                       "max_ms": r.max_ms})
+            })
+            .collect::<Vec<_>>()
+            .into();
         if let Some(r) = info.reads {
             v["reads"] = r.into();
         }

@@ -28,8 +28,10 @@
 //!   `duration` | `interrupted` | `error`), `samples`, `failed_samples`,
 //!   `gaps` (times a thread went unobserved too long to vouch for a block),
 //!   `blocks`, `blocked_ms`, `achieved_hz`, `missed_ticks`, `reads` (memory
-//!   reads of the reader while sampling, where it counts them), and `error` /
-//!   `exit_code` where they apply.
+//!   reads of the reader while sampling, where it counts them), `top` (the
+//!   culprits with the most blocked time: `[{culprit, file, line, blocks,
+//!   total_ms, p50_ms, p99_ms, max_ms}]`), and `error` / `exit_code` where
+//!   they apply.
 
 pub mod json;
 pub mod text;
@@ -64,6 +66,8 @@ pub struct EndInfo {
     pub reads: Option<u64>,
     pub error: Option<String>,
     pub exit_code: Option<i32>,
+    /// Top culprits of the run's ended blocks.
+    pub top: Vec<crate::summary::Row>,
 }
 
 /// Where a block happened: what the block itself does not carry.

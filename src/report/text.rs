@@ -1,21 +1,79 @@
-//! Text reporter: one readable line per block, for a terminal.
+//! Text reporter: one readable line per block, for a terminal. Shows the
+//! culprit's source line, read from the target's own file system
+//! (`/proc/PID/root`, so a container's files are found), and colour when
+//! asked (a terminal without `NO_COLOR`).
 
+use std::collections::HashMap;
 use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
 
 use super::{BlockContext, EndInfo, ModuleNames, Reporter, StartInfo, millis, rfc3339};
 use crate::detector::{Block, BlockState};
 
+/// Source files larger than this are not read for source lines.
+const MAX_SOURCE_BYTES: u64 = 8 << 20;
+/// Source files remembered.
+const MAX_SOURCES: usize = 256;
+
 pub struct TextReporter<W: Write> {
     out: W,
     modules: ModuleNames,
+    colour: bool,
+    /// Source files by path (None: unreadable).
+    sources: HashMap<String, Option<Vec<String>>>,
 }
 
+const DIM: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
+const DURATION: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
+    .bold();
+const CULPRIT: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+
 impl<W: Write> TextReporter<W> {
-    pub fn new(out: W) -> Self {
+    pub fn new(out: W, colour: bool) -> Self {
         TextReporter {
             out,
             modules: ModuleNames::default(),
+            colour,
+            sources: HashMap::new(),
         }
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.colour {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Line `line` of `file` as the target sees it, trimmed.
+    fn source_line(&mut self, pid: i32, file: &str, line: u32) -> Option<String> {
+        if !file.starts_with('/') || line == 0 {
+            return None;
+        }
+        if !self.sources.contains_key(file) {
+            if self.sources.len() >= MAX_SOURCES {
+                self.sources.clear();
+            }
+            let path = format!("/proc/{pid}/root{file}");
+            let text = std::fs::metadata(&path)
+                .ok()
+                .filter(|m| m.len() <= MAX_SOURCE_BYTES)
+                .and_then(|_| std::fs::read(&path).ok())
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .lines()
+                        .map(str::to_string)
+                        .collect()
+                });
+            self.sources.insert(file.to_string(), text);
+        }
+        let lines = self.sources.get(file)?.as_ref()?;
+        let text = lines.get(line as usize - 1)?.trim();
+        (!text.is_empty()).then(|| text.chars().take(120).collect())
     }
 }
 
@@ -33,8 +91,7 @@ impl<W: Write> Reporter for TextReporter<W> {
             .iter()
             .map(|t| format!("{} ({})", t.tid, t.name.as_deref().unwrap_or("?")))
             .collect();
-        writeln!(
-            self.out,
+        let head = format!(
             "aelm {}: pid {} Python {}, threshold {} ms, sampling every {} us, loop threads: {}",
             env!("CARGO_PKG_VERSION"),
             info.pid,
@@ -42,25 +99,32 @@ impl<W: Write> Reporter for TextReporter<W> {
             millis(info.threshold),
             (info.interval.as_secs_f64() * 1e6).round(),
             threads.join(", ")
-        )?;
+        );
+        let head = self.paint(DIM, &head);
+        writeln!(self.out, "{head}")?;
         self.out.flush()
     }
 
     fn block(&mut self, block: &Block, ctx: &BlockContext) -> io::Result<()> {
         let time = rfc3339(ctx.time);
-        let clock = time.get(11..23).unwrap_or(&time);
+        let clock = time.get(11..23).unwrap_or(&time).to_string();
         let c = &block.culprit;
         let state = match (block.state, block.truncated) {
             (BlockState::Ongoing, _) => " (ongoing)",
             (_, true) => " (still running at exit)",
             _ => "",
         };
-        let mut line = format!(
-            "{clock} blocked {:>8.1} ms{state}  {}  {}",
-            millis(block.duration),
-            self.modules.dotted(&c.code),
-            short(&c.code.file, c.line),
+        let duration = self.paint(
+            DURATION,
+            &format!("{:>8.1} ms{state}", millis(block.duration)),
         );
+        let name = self.modules.dotted(&c.code);
+        let name = self.paint(CULPRIT, &name);
+        let place = self.paint(BOLD, &short(&c.code.file, c.line));
+        let mut line = format!("{clock} blocked {duration}  {name}  {place}");
+        if let Some(src) = self.source_line(ctx.pid, &c.code.file, c.line) {
+            line.push_str(&format!("  {}", self.paint(DIM, &format!("`{src}`"))));
+        }
         if let Some(callee) = &block.callee {
             line.push_str(&format!(
                 "  -> {} {}",
@@ -68,8 +132,8 @@ impl<W: Write> Reporter for TextReporter<W> {
                 short(&callee.code.file, callee.line)
             ));
         }
-        if ctx.thread.is_some_and(|t| t != "MainThread") {
-            line.push_str(&format!("  [{}]", ctx.thread.unwrap_or_default()));
+        if let Some(t) = ctx.thread.filter(|t| *t != "MainThread") {
+            line.push_str(&format!("  [{t}]"));
         }
         writeln!(self.out, "{line}")?;
         self.out.flush()
@@ -77,8 +141,7 @@ impl<W: Write> Reporter for TextReporter<W> {
 
     fn end(&mut self, info: &EndInfo) -> io::Result<()> {
         let t = &info.totals;
-        writeln!(
-            self.out,
+        let head = format!(
             "aelm: {} after {:.1} s: {} blocks, {:.1} ms blocked, {} samples ({} failed)",
             info.reason,
             info.elapsed.as_secs_f64(),
@@ -86,7 +149,29 @@ impl<W: Write> Reporter for TextReporter<W> {
             millis(t.blocked),
             t.samples,
             t.failed_samples
-        )?;
+        );
+        let head = self.paint(DIM, &head);
+        writeln!(self.out, "{head}")?;
+        if !info.top.is_empty() {
+            writeln!(
+                self.out,
+                "{:>6} {:>10} {:>8} {:>8} {:>8}  culprit",
+                "blocks", "total ms", "p50", "p99", "max"
+            )?;
+            for r in &info.top {
+                writeln!(
+                    self.out,
+                    "{:>6} {:>10.1} {:>8.1} {:>8.1} {:>8.1}  {}  ({})",
+                    r.blocks,
+                    r.total_ms,
+                    r.p50_ms,
+                    r.p99_ms,
+                    r.max_ms,
+                    r.culprit,
+                    short(&r.file, r.line as u32)
+                )?;
+            }
+        }
         self.out.flush()
     }
 }
