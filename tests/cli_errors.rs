@@ -425,3 +425,42 @@ fn thread_option_watches_only_that_thread() {
     assert!(!b.is_empty());
     assert!(b.iter().all(|b| b["tid"] == tid), "{b:?}");
 }
+
+#[test]
+fn ci_recipe_fails_a_pytest_run_whose_tests_block_the_loop() {
+    let Some(py) = pythons()
+        .into_iter()
+        .find(|p| p.has("pytest") && p.has("pytest_asyncio") && p.minor() >= 9)
+    else {
+        eprintln!("no interpreter with pytest-asyncio: skipped");
+        return;
+    };
+    let out = Command::new(aelm_bin())
+        .args(["run", "--fail-on-block", "--threshold-ms", "20", "--"])
+        .arg(&py.exe)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(repo().join("fixtures/pytest_suite"))
+        .env("PYTHONPATH", &py.pythonpath)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("aelm run pytest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("4 passed"), "pytest's output goes to stderr: {stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let b = blocks(&lines);
+    let on_stack = |b: &serde_json::Value, f: &str| {
+        b["stack"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|fr| fr["qualname"] == f))
+    };
+    assert_eq!(b.len(), 2, "{lines:?}");
+    assert!(b.iter().any(|b| b["culprit"]["function"] == "test_blocks_with_sleep"));
+    assert!(b.iter().any(|b| b["culprit"]["function"] == "load_config_sync"
+        && on_stack(b, "test_blocks_in_a_helper")));
+    let end = lines.last().expect("end");
+    assert_eq!(end["exit_code"], 0);
+}
