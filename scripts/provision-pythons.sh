@@ -29,8 +29,8 @@ ALL_VERSIONS=(3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15)
 SID_VERSIONS=" 3.14 3.15 "
 REQUIRED=(3.11 3.14 3.15)
 # PyPI distribution names and the module each one provides (same order).
-PKGS=(uvloop aiohttp pytest pytest-asyncio)
-MODS=(uvloop aiohttp pytest pytest_asyncio)
+PKGS=(uvloop aiohttp pytest pytest-asyncio uvicorn)
+MODS=(uvloop aiohttp pytest pytest_asyncio uvicorn)
 # sid libraries the sid interpreters and their extension modules link against
 # (found with readelf on usr/bin/python3.X and lib-dynload/*.so). libmpdec is
 # not needed: Debian's _decimal uses the bundled copy. libdb (dbm.ndbm) is left

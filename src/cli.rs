@@ -164,6 +164,11 @@ pub struct WatchOpts {
     #[arg(long, value_enum, default_value_t = Reader::Direct)]
     pub reader: Reader,
 
+    /// Also watch the target's descendant processes (the workers of gunicorn or
+    /// `uvicorn --workers N`), including ones started later; every line carries its pid.
+    #[arg(long)]
+    pub subprocesses: bool,
+
     /// Exit with status 3 if any block was reported (for CI).
     #[arg(long)]
     pub fail_on_block: bool,

@@ -3,6 +3,7 @@
 mod cli;
 mod detector;
 mod dump;
+mod follow;
 mod python;
 mod report;
 mod sample;

@@ -4,8 +4,9 @@
 //! It owns the stack reader and the clock. It sleeps to absolute deadlines
 //! (`next += interval`) so the rate holds when a sample is slow, and skips
 //! ahead (counting the missed ticks) when far behind. It rescans all Python
-//! threads now and then to find loop threads that appear or go. Shutdown is a
-//! message on the `stop` channel (or its closing), never a shared flag.
+//! threads now and then to find loop threads that appear or go. Shutdown is
+//! the closing of the `stop` channel (every sampler of a session holds a
+//! receiver), never a shared flag.
 
 use std::collections::BTreeMap;
 use std::thread::JoinHandle;
@@ -77,6 +78,14 @@ pub enum Msg {
     },
 }
 
+/// A message and the target it is about (one channel serves every target
+/// of a session: `--subprocesses` watches several).
+#[derive(Debug)]
+pub struct Envelope {
+    pub pid: i32,
+    pub msg: Msg,
+}
+
 #[derive(Debug, Clone)]
 pub struct SamplerConfig {
     pub pid: i32,
@@ -89,7 +98,7 @@ pub struct SamplerConfig {
 pub fn spawn(
     source: Box<dyn StackSource>,
     cfg: SamplerConfig,
-    tx: Sender<Msg>,
+    tx: Sender<Envelope>,
     stop: Receiver<()>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -106,7 +115,7 @@ pub fn spawn(
             let before = s.source.reads();
             let (reason, elapsed, missed) = s.run();
             let reads = s.source.reads().zip(before).map(|(a, b)| a - b);
-            let _ = s.tx.send(Msg::Ended {
+            let _ = s.send(Msg::Ended {
                 reason,
                 elapsed,
                 missed_ticks: missed,
@@ -118,7 +127,7 @@ pub fn spawn(
 struct Sampler {
     source: Box<dyn StackSource>,
     cfg: SamplerConfig,
-    tx: Sender<Msg>,
+    tx: Sender<Envelope>,
     stop: Receiver<()>,
     /// Watched loop threads by tid.
     threads: BTreeMap<u64, ThreadInfo>,
@@ -187,7 +196,17 @@ impl Sampler {
 
     /// Sends the samples in hand; false when the receiver is gone.
     fn flush(&self, batch: &mut Vec<Sample>) -> bool {
-        batch.is_empty() || self.tx.send(Msg::Samples(std::mem::take(batch))).is_ok()
+        batch.is_empty() || self.send(Msg::Samples(std::mem::take(batch)))
+    }
+
+    /// Sends a message about this target; false when nobody listens.
+    fn send(&self, msg: Msg) -> bool {
+        self.tx
+            .send(Envelope {
+                pid: self.cfg.pid,
+                msg,
+            })
+            .is_ok()
     }
 
     fn stopped_within(&self, deadline: Instant) -> bool {
@@ -231,7 +250,7 @@ impl Sampler {
             }
         }
         let start = Instant::now();
-        let _ = self.tx.send(Msg::Started {
+        let _ = self.send(Msg::Started {
             python: self.source.version(),
             loop_threads: self.threads.values().cloned().collect(),
             wall_start: SystemTime::now(),
@@ -278,9 +297,7 @@ impl Sampler {
                     Err(r) => return (r, at, missed),
                     Ok(true) => {
                         tids = self.threads.keys().copied().collect();
-                        let _ = self
-                            .tx
-                            .send(Msg::Threads(self.threads.values().cloned().collect()));
+                        let _ = self.send(Msg::Threads(self.threads.values().cloned().collect()));
                     }
                     Ok(false) => {}
                 }

@@ -24,7 +24,7 @@ use crate::python::attach;
 use crate::report::json::JsonReporter;
 use crate::report::text::TextReporter;
 use crate::report::{BlockContext, EndInfo, ModuleNames, Reporter, StartInfo, millis};
-use crate::sampler::{self, EndReason, Msg, SamplerConfig};
+use crate::sampler::{self, EndReason, Envelope, Msg, SamplerConfig};
 use crate::summary::Summary;
 
 /// Exit statuses (spec: 0 done, 1 failed, 2 usage, 3 blocks with --fail-on-block).
@@ -83,8 +83,26 @@ fn spawn_child(command: &[String]) -> Result<Child> {
         .with_context(|| format!("could not start `{prog}`"))
 }
 
-/// Forwards SIGINT/SIGTERM as a stop message (and to the child of `run`).
-fn watch_signals(stop: Sender<()>, child_pid: Option<i32>) -> Result<()> {
+/// Stops every sampler of a session at once: they all hold a receiver of
+/// one channel whose only sender this holds; stopping drops it.
+#[derive(Clone)]
+pub struct Stopper(Arc<Mutex<Option<Sender<()>>>>);
+
+impl Stopper {
+    pub fn new() -> (Stopper, Receiver<()>) {
+        let (tx, rx) = bounded::<()>(1);
+        (Stopper(Arc::new(Mutex::new(Some(tx)))), rx)
+    }
+
+    pub fn stop(&self) {
+        if let Ok(mut s) = self.0.lock() {
+            s.take();
+        }
+    }
+}
+
+/// Forwards SIGINT/SIGTERM as a stop (and to the child of `run`).
+fn watch_signals(stop: Stopper, child_pid: Option<i32>) -> Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .context("installing signal handlers")?;
@@ -98,7 +116,7 @@ fn watch_signals(stop: Sender<()>, child_pid: Option<i32>) -> Result<()> {
                         libc::kill(pid, sig);
                     }
                 }
-                let _ = stop.try_send(());
+                stop.stop();
             }
         })
         .context("starting the signal thread")?;
@@ -129,7 +147,7 @@ fn reap_child(mut child: Child) -> ChildStatus {
 /// Runs a session to its end; returns the exit status.
 pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
     let out = open_output(opts)?;
-    let (stop_tx, stop_rx) = bounded::<()>(1);
+    let (stopper, stop_rx) = Stopper::new();
     let (pid, child_status) = match &target {
         Target::Pid(pid) => (*pid, None),
         Target::Command(cmd) => {
@@ -138,7 +156,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
             (pid, Some(reap_child(child)))
         }
     };
-    watch_signals(stop_tx.clone(), child_status.as_ref().map(|_| pid))?;
+    watch_signals(stopper.clone(), child_status.as_ref().map(|_| pid))?;
     let wait = child_status.as_ref().map(|_| RUN_ATTACH_WAIT);
     let kind = opts.reader.kind();
     let source = match attach::open(pid, kind, wait) {
@@ -152,6 +170,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
                 eprintln!("aelm: the program exited ({st}) before aelm could attach");
                 let mut rep = reporter(opts, out);
                 let end = EndInfo {
+                    pid,
                     reason: EndReason::TargetExited.as_str().to_string(),
                     totals: Default::default(),
                     elapsed: Duration::ZERO,
@@ -173,26 +192,43 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
             return Err(e);
         }
     };
-    let reader = kind.name();
-    let (tx, rx) = bounded::<Msg>(CHANNEL_DEPTH);
+    let (tx, rx) = bounded::<Envelope>(CHANNEL_DEPTH);
     let scfg = SamplerConfig {
         pid,
         interval: opts.interval(),
         duration: opts.duration(),
         thread: opts.thread,
     };
-    let handle =
-        sampler::spawn(source, scfg, tx, stop_rx).context("starting the sampler thread")?;
+    let mut handles = vec![
+        sampler::spawn(source, scfg, tx.clone(), stop_rx.clone())
+            .context("starting the sampler thread")?,
+    ];
+    if opts.subprocesses {
+        let follow = crate::follow::Follower {
+            root: pid,
+            opts: opts.clone(),
+            kind,
+            tx: tx.clone(),
+            stop: stop_rx.clone(),
+        };
+        handles.push(follow.spawn().context("starting the subprocess follower")?);
+    }
+    // The session ends when every sampler (and the follower) has let go.
+    drop(tx);
+    drop(stop_rx);
     let status = pump(
         pid,
         opts,
         reporter(opts, out),
         rx,
-        &stop_tx,
-        reader,
+        &stopper,
+        kind.name(),
         &child_status,
     );
-    let _ = handle.join();
+    stopper.stop();
+    for h in handles {
+        let _ = h.join();
+    }
     if let Some(cs) = &child_status {
         let exited = cs.lock().ok().and_then(|g| *g);
         if exited.is_none() {
@@ -219,13 +255,22 @@ fn note(summary: &mut Summary, modules: &mut ModuleNames, b: &Block) {
     }
 }
 
-/// Moves messages from the sampler through the detector to the reporter.
+/// What the session knows about one target.
+struct TargetState {
+    detector: Detector,
+    names: HashMap<u64, Option<String>>,
+    wall_start: std::time::SystemTime,
+    summary: Summary,
+}
+
+/// Moves messages from the samplers through each target's detector to the
+/// reporter. Returns the exit status when the root target's sampler ends.
 fn pump(
-    pid: i32,
+    root: i32,
     opts: &WatchOpts,
     mut rep: Box<dyn Reporter>,
-    rx: Receiver<Msg>,
-    stop: &Sender<()>,
+    rx: Receiver<Envelope>,
+    stopper: &Stopper,
     reader: &'static str,
     child_status: &Option<ChildStatus>,
 ) -> Result<i32> {
@@ -237,17 +282,14 @@ fn pump(
         exclude: opts.exclude.clone(),
         forced_thread: opts.thread,
     };
-    let mut detector = Detector::new(dcfg);
-    let mut names: HashMap<u64, Option<String>> = HashMap::new();
-    let mut wall_start = std::time::SystemTime::now();
+    let mut targets: HashMap<i32, TargetState> = HashMap::new();
     let mut reported = 0u64;
-    let mut summary = Summary::default();
     let mut modules = ModuleNames::default();
     let mut status = crate::status::StatusLine::new();
+    let mut root_exit: Option<i32> = None;
     // Set when the output is gone: keep draining, write nothing more.
     let mut output_closed = false;
     let mut write_error: Option<io::Error> = None;
-
     let mut emit = |rep: &mut Box<dyn Reporter>,
                     f: &mut dyn FnMut(&mut Box<dyn Reporter>) -> io::Result<()>,
                     closed: &mut bool| {
@@ -256,23 +298,29 @@ fn pump(
         }
         if let Err(e) = f(rep) {
             *closed = true;
-            let _ = stop.try_send(());
+            stopper.stop();
             if e.kind() != io::ErrorKind::BrokenPipe {
                 write_error = Some(e);
             }
         }
     };
 
-    for msg in rx.iter() {
+    for Envelope { pid, msg } in rx.iter() {
+        let t = targets.entry(pid).or_insert_with(|| TargetState {
+            detector: Detector::new(dcfg.clone()),
+            names: HashMap::new(),
+            wall_start: std::time::SystemTime::now(),
+            summary: Summary::default(),
+        });
         match msg {
             Msg::Started {
                 python,
                 loop_threads,
-                wall_start: ws,
+                wall_start,
             } => {
-                wall_start = ws;
-                for t in &loop_threads {
-                    names.insert(t.tid, t.name.clone());
+                t.wall_start = wall_start;
+                for th in &loop_threads {
+                    t.names.insert(th.tid, th.name.clone());
                 }
                 let info = StartInfo {
                     pid,
@@ -281,28 +329,33 @@ fn pump(
                     interval: opts.interval(),
                     loop_threads,
                     reader,
+                    cmdline: cmdline(pid),
+                    parent: (pid != root).then_some(root),
                 };
+                status.clear();
                 emit(&mut rep, &mut |r| r.start(&info), &mut output_closed);
             }
             Msg::Threads(list) => {
-                for t in list {
-                    names.insert(t.tid, t.name);
+                for th in list {
+                    t.names.insert(th.tid, th.name);
                 }
             }
             Msg::Samples(samples) => {
-                for b in samples.iter().flat_map(|s| detector.push(s)) {
+                for b in samples.iter().flat_map(|s| t.detector.push(s)) {
                     reported += 1;
-                    note(&mut summary, &mut modules, &b);
+                    note(&mut t.summary, &mut modules, &b);
                     status.block(millis(b.duration), &modules.dotted(&b.culprit.code));
                     let ctx = BlockContext {
                         pid,
-                        thread: names.get(&b.tid).and_then(|n| n.as_deref()),
-                        time: wall_start + b.start,
+                        thread: t.names.get(&b.tid).and_then(|n| n.as_deref()),
+                        time: t.wall_start + b.start,
                     };
                     status.clear();
                     emit(&mut rep, &mut |r| r.block(&b, &ctx), &mut output_closed);
                 }
-                status.tick(detector.totals().samples, names.len(), reported);
+                let samples: u64 = targets.values().map(|t| t.detector.totals().samples).sum();
+                let threads: usize = targets.values().map(|t| t.names.len()).sum();
+                status.tick(samples, threads, reported);
             }
             Msg::Ended {
                 reason,
@@ -311,19 +364,21 @@ fn pump(
                 reads,
             } => {
                 status.clear();
-                for b in detector.finish() {
+                for b in t.detector.finish() {
                     reported += 1;
-                    note(&mut summary, &mut modules, &b);
+                    note(&mut t.summary, &mut modules, &b);
                     let ctx = BlockContext {
                         pid,
-                        thread: names.get(&b.tid).and_then(|n| n.as_deref()),
-                        time: wall_start + b.start,
+                        thread: t.names.get(&b.tid).and_then(|n| n.as_deref()),
+                        time: t.wall_start + b.start,
                     };
                     emit(&mut rep, &mut |r| r.block(&b, &ctx), &mut output_closed);
                 }
-                // Give the reaper a moment to record the program's status.
                 let mut exit_code = None;
-                if let Some(cs) = child_status {
+                if pid == root
+                    && let Some(cs) = child_status
+                {
+                    // Give the reaper a moment to record the program's status.
                     for _ in 0..50 {
                         if let Some(st) = cs.lock().ok().and_then(|g| *g) {
                             // Killed by a signal: the shell's convention, 128 + signal.
@@ -339,34 +394,47 @@ fn pump(
                         std::thread::sleep(Duration::from_millis(10));
                     }
                 }
-                let error = None;
                 let end = EndInfo {
+                    pid,
                     reason: reason.as_str().to_string(),
-                    totals: detector.totals().clone(),
+                    totals: t.detector.totals().clone(),
                     elapsed,
                     missed_ticks,
                     reads,
-                    error,
-                    top: summary.top(crate::summary::DEFAULT_TOP),
+                    error: None,
                     exit_code,
+                    top: t.summary.top(crate::summary::DEFAULT_TOP),
                 };
                 emit(&mut rep, &mut |r| r.end(&end), &mut output_closed);
-                if let Some(e) = write_error.take() {
-                    return Err(anyhow::Error::new(e).context("writing the output"));
+                if pid == root {
+                    // The root is gone (or aelm stops): so are its workers.
+                    root_exit = Some(exit_code.unwrap_or(0));
+                    stopper.stop();
                 }
-                if let Some(code) = exit_code.filter(|&c| c != 0) {
-                    // `aelm run`: a program that failed makes aelm fail the same way.
-                    return Ok(code);
-                }
-                if opts.fail_on_block && reported > 0 {
-                    return Ok(EXIT_BLOCKS);
-                }
-                return Ok(EXIT_OK);
             }
         }
     }
     if let Some(e) = write_error {
         return Err(anyhow::Error::new(e).context("writing the output"));
     }
+    if let Some(code) = root_exit.filter(|&c| c != 0) {
+        // `aelm run`: a program that failed makes aelm fail the same way.
+        return Ok(code);
+    }
+    if opts.fail_on_block && reported > 0 {
+        return Ok(EXIT_BLOCKS);
+    }
     Ok(EXIT_OK)
+}
+
+/// The target's command line, for the `start` line.
+fn cmdline(pid: i32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let parts: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .take(64)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }

@@ -446,7 +446,10 @@ fn ci_recipe_fails_a_pytest_run_whose_tests_block_the_loop() {
         .expect("aelm run pytest");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("4 passed"), "pytest's output goes to stderr: {stderr}");
+    assert!(
+        stderr.contains("4 passed"),
+        "pytest's output goes to stderr: {stderr}"
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
@@ -458,9 +461,15 @@ fn ci_recipe_fails_a_pytest_run_whose_tests_block_the_loop() {
             .is_some_and(|s| s.iter().any(|fr| fr["qualname"] == f))
     };
     assert_eq!(b.len(), 2, "{lines:?}");
-    assert!(b.iter().any(|b| b["culprit"]["function"] == "test_blocks_with_sleep"));
-    assert!(b.iter().any(|b| b["culprit"]["function"] == "load_config_sync"
-        && on_stack(b, "test_blocks_in_a_helper")));
+    assert!(
+        b.iter()
+            .any(|b| b["culprit"]["function"] == "test_blocks_with_sleep")
+    );
+    assert!(
+        b.iter()
+            .any(|b| b["culprit"]["function"] == "load_config_sync"
+                && on_stack(b, "test_blocks_in_a_helper"))
+    );
     let end = lines.last().expect("end");
     assert_eq!(end["exit_code"], 0);
 }

@@ -94,7 +94,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
             .iter()
             .map(|t| json!({"tid": t.tid, "name": t.name}))
             .collect();
-        self.line(&json!({
+        let mut v = json!({
             "type": "start",
             "aelm": env!("CARGO_PKG_VERSION"),
             "pid": info.pid,
@@ -103,7 +103,12 @@ impl<W: Write> Reporter for JsonReporter<W> {
             "interval_us": (info.interval.as_secs_f64() * 1e6).round() as u64,
             "loop_threads": threads,
             "reader": info.reader,
-        }))
+            "cmdline": info.cmdline,
+        });
+        if let Some(p) = info.parent {
+            v["parent"] = p.into();
+        }
+        self.line(&v)
     }
 
     fn block(&mut self, block: &Block, ctx: &BlockContext) -> io::Result<()> {
@@ -121,6 +126,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
         };
         let mut v = json!({
             "type": "end",
+            "pid": info.pid,
             "reason": info.reason,
             "samples": t.samples,
             "failed_samples": t.failed_samples,

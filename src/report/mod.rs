@@ -11,7 +11,9 @@
 //!
 //! * `start` — once, when aelm has found the target's event loop(s):
 //!   `aelm` (version), `pid`, `python` (target version), `threshold_ms`,
-//!   `interval_us`, `loop_threads` (`[{tid, name}]`), `reader`.
+//!   `interval_us`, `loop_threads` (`[{tid, name}]`), `reader`, `cmdline`,
+//!   and `parent` for a process followed with `--subprocesses`. With
+//!   `--subprocesses` each process has its own `start` and `end` line.
 //! * `block` — one per block of the loop (and one more, earlier, with
 //!   `state: "ongoing"` for blocks that last longer than `--ongoing-ms`):
 //!   `time` (first busy sample), `pid`, `tid`, `thread`, `duration_ms`,
@@ -24,7 +26,7 @@
 //!   deepest frame of the dominant path), `hot` (`[{qualname, file, line,
 //!   samples}]`, hottest leaf frames), `stack` (the dominant path,
 //!   innermost first, down to the callback).
-//! * `end` — once, last: `reason` (`target-exited` | `target-exec` |
+//! * `end` — once per process, last: `pid`, `reason` (`target-exited` | `target-exec` |
 //!   `duration` | `interrupted` | `error`), `samples`, `failed_samples`,
 //!   `gaps` (times a thread went unobserved too long to vouch for a block),
 //!   `blocks`, `blocked_ms`, `achieved_hz`, `missed_ticks`, `reads` (memory
@@ -53,11 +55,16 @@ pub struct StartInfo {
     pub interval: Duration,
     pub loop_threads: Vec<ThreadInfo>,
     pub reader: &'static str,
+    /// The target's command line.
+    pub cmdline: Option<String>,
+    /// With `--subprocesses`: the pid of the process whose descendant this is.
+    pub parent: Option<i32>,
 }
 
 /// What the `end` line says.
 #[derive(Debug, Clone)]
 pub struct EndInfo {
+    pub pid: i32,
     pub reason: String,
     pub totals: Totals,
     pub elapsed: Duration,
