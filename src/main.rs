@@ -1,21 +1,9 @@
 //! aelm: parse the command line, run, map errors to an exit status. Nothing else.
 
-mod cli;
-mod detector;
-mod dump;
-mod follow;
-mod python;
-mod report;
-mod sample;
-mod sampler;
-mod session;
-mod status;
-mod summary;
-
+use aelm::cli::{self, Cli, Command};
+use aelm::session::{self, Target};
+use aelm::{dump, summary};
 use clap::{CommandFactory, Parser};
-
-use cli::{Cli, Command};
-use session::Target;
 
 /// Exit status when aelm could not attach or failed.
 const EXIT_FAILED: i32 = 1;

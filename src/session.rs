@@ -177,11 +177,11 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
                     missed_ticks: 0,
                     reads: None,
                     error: None,
-                    exit_code: st.code(),
+                    exit_code: Some(status_code(st)),
                     top: Vec::new(),
                 };
                 let _ = rep.end(&end);
-                return Ok(st.code().filter(|&c| c != 0).unwrap_or(EXIT_OK));
+                return Ok(status_code(st));
             }
             if child_status.is_some() {
                 // SAFETY: kill(2) on the child we started.
@@ -381,11 +381,7 @@ fn pump(
                     // Give the reaper a moment to record the program's status.
                     for _ in 0..50 {
                         if let Some(st) = cs.lock().ok().and_then(|g| *g) {
-                            // Killed by a signal: the shell's convention, 128 + signal.
-                            exit_code = st.code().or_else(|| {
-                                use std::os::unix::process::ExitStatusExt;
-                                st.signal().map(|s| 128 + s)
-                            });
+                            exit_code = Some(status_code(st));
                             break;
                         }
                         if reason != EndReason::TargetExited {
@@ -425,6 +421,15 @@ fn pump(
         return Ok(EXIT_BLOCKS);
     }
     Ok(EXIT_OK)
+}
+
+/// A program's exit status as a shell reports it: its code, or 128 + the
+/// signal that killed it.
+fn status_code(st: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    st.code()
+        .or_else(|| st.signal().map(|s| 128 + s))
+        .unwrap_or(1)
 }
 
 /// The target's command line, for the `start` line.

@@ -15,6 +15,12 @@ pub struct StatusLine {
     worst: Option<(f64, String)>,
 }
 
+impl Default for StatusLine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl StatusLine {
     pub fn new() -> StatusLine {
         StatusLine {
