@@ -50,6 +50,28 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Watch every asyncio process on this host (or the PID namespace aelm sees),
+    /// new ones too, until Ctrl-C or --duration.
+    ///
+    /// Python processes are attached as they appear (rescanned every --scan-interval);
+    /// those with no event loop yet are kept in view and watched once a loop appears;
+    /// other processes are ignored. Each process gets its own start and end line.
+    #[command(
+        after_help = "Examples:\n  aelm watch --match 'uvicorn|gunicorn' --threshold-ms 20\n  aelm watch --metrics-addr 127.0.0.1:9464 --output /var/log/aelm.jsonl"
+    )]
+    Watch {
+        #[command(flatten)]
+        opts: WatchOpts,
+        /// Only processes whose command line matches this regular expression.
+        #[arg(long = "match", value_name = "REGEX")]
+        matcher: Option<regex::Regex>,
+        /// Seconds between scans for new processes.
+        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = positive_f64)]
+        scan_interval: f64,
+        /// Most processes watched at once.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        max_targets: usize,
+    },
     /// Summarize JSON lines aelm wrote earlier: top culprits by total blocked time.
     ///
     /// Reads files, or stdin for `-` (the default). Lines that are not aelm's (other
@@ -168,6 +190,15 @@ pub struct WatchOpts {
     /// `uvicorn --workers N`), including ones started later; every line carries its pid.
     #[arg(long)]
     pub subprocesses: bool,
+
+    /// Serve Prometheus metrics on HOST:PORT at /metrics, e.g. --metrics-addr 127.0.0.1:9464.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+
+    /// At most this many culprit label values per pid in the metrics; the rest
+    /// count under culprit="other".
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub metrics_max_culprits: usize,
 
     /// Exit with status 3 if any block was reported (for CI).
     #[arg(long)]

@@ -14,6 +14,17 @@ fn main() {
         Command::Attach { pid, opts } => session::run(Target::Pid(pid), &opts),
         Command::Run { opts, command } => session::run(Target::Command(command), &opts),
         Command::Dump { pid, reader } => dump::run(pid, reader.kind()),
+        Command::Watch {
+            opts,
+            matcher,
+            scan_interval,
+            max_targets,
+        } => session::watch(
+            &opts,
+            matcher,
+            std::time::Duration::from_secs_f64(scan_interval),
+            max_targets,
+        ),
         Command::Summarize { files, format, top } => {
             summary::run(&files, format == cli::Format::Json, top)
         }

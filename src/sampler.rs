@@ -93,6 +93,30 @@ pub struct SamplerConfig {
     pub duration: Option<Duration>,
     /// `--thread TID`: watch only this thread.
     pub thread: Option<u64>,
+    /// How often to look for a first event loop while there is none, and
+    /// whether to say so on stderr (`watch` keeps many such processes in
+    /// view, quietly and cheaply).
+    pub wait_poll: Duration,
+    pub quiet_wait: bool,
+}
+
+impl SamplerConfig {
+    /// A target of `attach`/`run`: look for a loop every 50 ms, say so.
+    pub fn new(
+        pid: i32,
+        interval: Duration,
+        duration: Option<Duration>,
+        thread: Option<u64>,
+    ) -> Self {
+        SamplerConfig {
+            pid,
+            interval,
+            duration,
+            thread,
+            wait_poll: WAIT_POLL,
+            quiet_wait: false,
+        }
+    }
 }
 
 pub fn spawn(
@@ -229,7 +253,7 @@ impl Sampler {
                 Ok(_) if !self.threads.is_empty() => break,
                 Ok(_) => {}
             }
-            if !said {
+            if !said && !self.cfg.quiet_wait {
                 said = true;
                 match self.cfg.thread {
                     Some(tid) => eprintln!(
@@ -242,7 +266,7 @@ impl Sampler {
                     ),
                 }
             }
-            if self.stopped_within(Instant::now() + WAIT_POLL) {
+            if self.stopped_within(Instant::now() + self.cfg.wait_poll) {
                 return (EndReason::Interrupted, Duration::ZERO, 0);
             }
             if out_of_time(Instant::now()) {

@@ -193,19 +193,16 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
         }
     };
     let (tx, rx) = bounded::<Envelope>(CHANNEL_DEPTH);
-    let scfg = SamplerConfig {
-        pid,
-        interval: opts.interval(),
-        duration: opts.duration(),
-        thread: opts.thread,
-    };
+    let scfg = SamplerConfig::new(pid, opts.interval(), opts.duration(), opts.thread);
     let mut handles = vec![
         sampler::spawn(source, scfg, tx.clone(), stop_rx.clone())
             .context("starting the sampler thread")?,
     ];
     if opts.subprocesses {
         let follow = crate::follow::Follower {
-            root: pid,
+            selection: crate::follow::Selection::Descendants(pid),
+            scan: crate::follow::SCAN,
+            max_targets: crate::follow::MAX_TARGETS,
             opts: opts.clone(),
             kind,
             tx: tx.clone(),
@@ -217,7 +214,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
     drop(tx);
     drop(stop_rx);
     let status = pump(
-        pid,
+        Some(pid),
         opts,
         reporter(opts, out),
         rx,
@@ -242,6 +239,43 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
     status
 }
 
+/// `aelm watch`: every matching asyncio process on the host, new ones too,
+/// until a signal or `--duration`.
+pub fn watch(
+    opts: &WatchOpts,
+    matcher: Option<regex::Regex>,
+    scan: Duration,
+    max_targets: usize,
+) -> Result<i32> {
+    let out = open_output(opts)?;
+    let (stopper, stop_rx) = Stopper::new();
+    watch_signals(stopper.clone(), None)?;
+    let (tx, rx) = bounded::<Envelope>(CHANNEL_DEPTH);
+    let kind = opts.reader.kind();
+    let follow = crate::follow::Follower {
+        selection: crate::follow::Selection::Matching(matcher),
+        scan,
+        max_targets,
+        opts: opts.clone(),
+        kind,
+        tx,
+        stop: stop_rx,
+    };
+    let handle = follow.spawn().context("starting the process scanner")?;
+    let status = pump(
+        None,
+        opts,
+        reporter(opts, out),
+        rx,
+        &stopper,
+        kind.name(),
+        &None,
+    );
+    stopper.stop();
+    let _ = handle.join();
+    status
+}
+
 /// Counts an ended block in the run's summary.
 fn note(summary: &mut Summary, modules: &mut ModuleNames, b: &Block) {
     if b.state == BlockState::Ended {
@@ -261,12 +295,14 @@ struct TargetState {
     names: HashMap<u64, Option<String>>,
     wall_start: std::time::SystemTime,
     summary: Summary,
+    /// Its `start` line was written (a watched process may never run a loop).
+    started: bool,
 }
 
 /// Moves messages from the samplers through each target's detector to the
 /// reporter. Returns the exit status when the root target's sampler ends.
 fn pump(
-    root: i32,
+    root: Option<i32>,
     opts: &WatchOpts,
     mut rep: Box<dyn Reporter>,
     rx: Receiver<Envelope>,
@@ -283,6 +319,13 @@ fn pump(
         forced_thread: opts.thread,
     };
     let mut targets: HashMap<i32, TargetState> = HashMap::new();
+    let mut metrics = match &opts.metrics_addr {
+        Some(addr) => Some(crate::metrics::Metrics::serve(
+            addr,
+            opts.metrics_max_culprits,
+        )?),
+        None => None,
+    };
     let mut reported = 0u64;
     let mut modules = ModuleNames::default();
     let mut status = crate::status::StatusLine::new();
@@ -311,6 +354,7 @@ fn pump(
             names: HashMap::new(),
             wall_start: std::time::SystemTime::now(),
             summary: Summary::default(),
+            started: false,
         });
         match msg {
             Msg::Started {
@@ -319,6 +363,13 @@ fn pump(
                 wall_start,
             } => {
                 t.wall_start = wall_start;
+                t.started = true;
+                if let Some(m) = metrics.as_mut() {
+                    m.target_started();
+                }
+                let cgroup =
+                    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+                let container = crate::follow::container_of(&cgroup);
                 for th in &loop_threads {
                     t.names.insert(th.tid, th.name.clone());
                 }
@@ -329,8 +380,10 @@ fn pump(
                     interval: opts.interval(),
                     loop_threads,
                     reader,
-                    cmdline: cmdline(pid),
-                    parent: (pid != root).then_some(root),
+                    cmdline: crate::follow::cmdline(pid),
+                    parent: root.filter(|&r| r != pid && opts.subprocesses),
+                    container: container.0,
+                    pod_uid: container.1,
                 };
                 status.clear();
                 emit(&mut rep, &mut |r| r.start(&info), &mut output_closed);
@@ -341,9 +394,19 @@ fn pump(
                 }
             }
             Msg::Samples(samples) => {
+                let before = t.detector.totals().clone();
                 for b in samples.iter().flat_map(|s| t.detector.push(s)) {
                     reported += 1;
                     note(&mut t.summary, &mut modules, &b);
+                    if let Some(m) = metrics.as_mut()
+                        && b.state == BlockState::Ended
+                    {
+                        m.block(
+                            pid,
+                            &modules.dotted(&b.culprit.code),
+                            b.duration.as_secs_f64(),
+                        );
+                    }
                     status.block(millis(b.duration), &modules.dotted(&b.culprit.code));
                     let ctx = BlockContext {
                         pid,
@@ -352,6 +415,15 @@ fn pump(
                     };
                     status.clear();
                     emit(&mut rep, &mut |r| r.block(&b, &ctx), &mut output_closed);
+                }
+                if let Some(m) = metrics.as_mut() {
+                    let after = t.detector.totals();
+                    m.samples(
+                        pid,
+                        after.samples - before.samples,
+                        after.failed_samples - before.failed_samples,
+                    );
+                    m.tick();
                 }
                 let samples: u64 = targets.values().map(|t| t.detector.totals().samples).sum();
                 let threads: usize = targets.values().map(|t| t.names.len()).sum();
@@ -367,6 +439,13 @@ fn pump(
                 for b in t.detector.finish() {
                     reported += 1;
                     note(&mut t.summary, &mut modules, &b);
+                    if let Some(m) = metrics.as_mut() {
+                        m.block(
+                            pid,
+                            &modules.dotted(&b.culprit.code),
+                            b.duration.as_secs_f64(),
+                        );
+                    }
                     let ctx = BlockContext {
                         pid,
                         thread: t.names.get(&b.tid).and_then(|n| n.as_deref()),
@@ -375,7 +454,7 @@ fn pump(
                     emit(&mut rep, &mut |r| r.block(&b, &ctx), &mut output_closed);
                 }
                 let mut exit_code = None;
-                if pid == root
+                if root == Some(pid)
                     && let Some(cs) = child_status
                 {
                     // Give the reaper a moment to record the program's status.
@@ -401,8 +480,17 @@ fn pump(
                     exit_code,
                     top: t.summary.top(crate::summary::DEFAULT_TOP),
                 };
-                emit(&mut rep, &mut |r| r.end(&end), &mut output_closed);
-                if pid == root {
+                // A process found by `watch` or `--subprocesses` that never ran
+                // a loop was never announced: no `end` line for it either.
+                if t.started || root == Some(pid) {
+                    emit(&mut rep, &mut |r| r.end(&end), &mut output_closed);
+                }
+                if t.started
+                    && let Some(m) = metrics.as_mut()
+                {
+                    m.target_ended(pid);
+                }
+                if root == Some(pid) {
                     // The root is gone (or aelm stops): so are its workers.
                     root_exit = Some(exit_code.unwrap_or(0));
                     stopper.stop();
@@ -430,16 +518,4 @@ fn status_code(st: std::process::ExitStatus) -> i32 {
     st.code()
         .or_else(|| st.signal().map(|s| 128 + s))
         .unwrap_or(1)
-}
-
-/// The target's command line, for the `start` line.
-fn cmdline(pid: i32) -> Option<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let parts: Vec<String> = raw
-        .split(|&b| b == 0)
-        .filter(|p| !p.is_empty())
-        .take(64)
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
 }

@@ -108,6 +108,12 @@ impl<W: Write> Reporter for JsonReporter<W> {
         if let Some(p) = info.parent {
             v["parent"] = p.into();
         }
+        if let Some(c) = &info.container {
+            v["container"] = c.clone().into();
+        }
+        if let Some(p) = &info.pod_uid {
+            v["pod_uid"] = p.clone().into();
+        }
         self.line(&v)
     }
 

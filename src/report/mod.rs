@@ -12,7 +12,8 @@
 //! * `start` — once, when aelm has found the target's event loop(s):
 //!   `aelm` (version), `pid`, `python` (target version), `threshold_ms`,
 //!   `interval_us`, `loop_threads` (`[{tid, name}]`), `reader`, `cmdline`,
-//!   and `parent` for a process followed with `--subprocesses`. With
+//!   `parent` for a process followed with `--subprocesses`, and `container`
+//!   / `pod_uid` when the target's cgroup names them. With
 //!   `--subprocesses` each process has its own `start` and `end` line.
 //! * `block` — one per block of the loop (and one more, earlier, with
 //!   `state: "ongoing"` for blocks that last longer than `--ongoing-ms`):
@@ -59,6 +60,9 @@ pub struct StartInfo {
     pub cmdline: Option<String>,
     /// With `--subprocesses`: the pid of the process whose descendant this is.
     pub parent: Option<i32>,
+    /// Container id and Kubernetes pod UID, from the target's cgroup.
+    pub container: Option<String>,
+    pub pod_uid: Option<String>,
 }
 
 /// What the `end` line says.
