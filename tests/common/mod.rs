@@ -317,6 +317,28 @@ impl Aelm {
         self.finish()
     }
 
+    /// SIGTERM, then every line until aelm's stdout closes (sessions with
+    /// several targets write several `end` lines), and the status.
+    pub fn stop_all(mut self) -> (Vec<Value>, i32) {
+        // SAFETY: kill(2) on a child we started.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if let Ok(v) = serde_json::from_str(&line) {
+                self.seen.push(v);
+            } else {
+                panic!("aelm printed a non-JSON line {line:?}");
+            }
+        }
+        let status = self.child.wait().expect("aelm status");
+        (self.seen, status.code().unwrap_or(-1))
+    }
+
     /// Waits for aelm to exit on its own; returns all lines and the status.
     pub fn finish(mut self) -> (Vec<Value>, i32) {
         let _ = self.wait_for("end", Duration::from_secs(30));
