@@ -24,6 +24,10 @@ if ((${#need_apt[@]})); then
     { apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null; }
 fi
 
+# maturin builds the pip wheel (tests/packaging.rs).
+python3 -m maturin --version >/dev/null 2>&1 ||
+  python3 -m pip install -q --disable-pip-version-check maturin >&2
+
 echo "== provisioning CPython interpreters" >&2
 manifest=$(bash scripts/provision-pythons.sh)
 export AELM_PYTHONS="$manifest"
