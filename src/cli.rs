@@ -71,6 +71,10 @@ pub enum Command {
         /// Most processes watched at once.
         #[arg(long, default_value_t = 64, value_name = "N")]
         max_targets: usize,
+        /// CPU budget for sampling, in percent of one core, shared by all targets: the
+        /// rate per target adapts to stay inside it, never below 3 samples per threshold.
+        #[arg(long, default_value_t = 10.0, value_name = "PERCENT", value_parser = positive_f64)]
+        max_cpu: f64,
     },
     /// Summarize JSON lines aelm wrote earlier: top culprits by total blocked time.
     ///

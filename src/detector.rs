@@ -28,7 +28,6 @@ const MAX_LEAVES: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub threshold: Duration,
-    pub interval: Duration,
     pub ongoing: Duration,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
@@ -263,6 +262,8 @@ struct Run {
     first: Duration,
     last: Duration,
     samples: u32,
+    /// Interval of the last sample (the bound added to last - first).
+    interval: Duration,
     nodes: Vec<Node>,
     leaves: HashMap<(u64, u32), (Arc<CodeInfo>, u32)>,
     ongoing_reported: bool,
@@ -294,6 +295,7 @@ impl Run {
             first: at,
             last: at,
             samples: 0,
+            interval: Duration::ZERO,
             nodes: vec![Node {
                 code: root.code.clone(),
                 count: 0,
@@ -306,8 +308,9 @@ impl Run {
     }
 
     /// Adds one busy sample: `path` is the stack from the root inwards.
-    fn add<'a>(&mut self, at: Duration, path: impl Iterator<Item = &'a Frame>) {
+    fn add<'a>(&mut self, at: Duration, interval: Duration, path: impl Iterator<Item = &'a Frame>) {
         self.last = at;
+        self.interval = interval;
         self.samples += 1;
         let mut node = 0usize;
         let mut leaf: Option<&Frame> = None;
@@ -352,8 +355,8 @@ impl Run {
         }
     }
 
-    fn duration(&self, interval: Duration) -> Duration {
-        self.last - self.first + interval
+    fn duration(&self) -> Duration {
+        self.last - self.first + self.interval
     }
 }
 
@@ -433,8 +436,8 @@ impl Config {
     /// evidence that the loop stayed in it (memory is reused: a later
     /// callback can show the same code, frame and handle addresses), so the
     /// block ends at its last sample and a new one starts.
-    pub fn max_gap(&self) -> Duration {
-        (self.interval * 4).max(self.threshold / 2)
+    pub fn max_gap(&self, interval: Duration) -> Duration {
+        (interval * 4).max(self.threshold / 2)
     }
 }
 
@@ -479,7 +482,7 @@ impl Detector {
             };
             self.own.learn(frames);
             let forced = self.cfg.forced_thread == Some(ts.tid);
-            let max_gap = self.cfg.max_gap();
+            let max_gap = self.cfg.max_gap(sample.interval);
             let track = self.tracks.entry(ts.tid).or_default();
             let gap = track
                 .last_ok
@@ -509,18 +512,11 @@ impl Detector {
             let run = track
                 .run
                 .get_or_insert_with(|| Run::new(id, sample.at, &frames[root]));
-            run.add(sample.at, frames[..=root].iter().rev());
-            let so_far = run.duration(self.cfg.interval);
+            run.add(sample.at, sample.interval, frames[..=root].iter().rev());
+            let so_far = run.duration();
             if !run.ongoing_reported && so_far >= self.cfg.ongoing && so_far >= self.cfg.threshold {
                 run.ongoing_reported = true;
-                let block = summarize(
-                    ts.tid,
-                    run,
-                    BlockState::Ongoing,
-                    false,
-                    &self.cfg,
-                    &self.own,
-                );
+                let block = summarize(ts.tid, run, BlockState::Ongoing, false, &self.own);
                 out.push(block);
             }
         }
@@ -541,7 +537,7 @@ impl Detector {
     }
 
     fn close(&mut self, tid: u64, run: Run, truncated: bool) -> Option<Block> {
-        let duration = run.duration(self.cfg.interval);
+        let duration = run.duration();
         if duration < self.cfg.threshold {
             return None;
         }
@@ -552,21 +548,13 @@ impl Detector {
             &run,
             BlockState::Ended,
             truncated,
-            &self.cfg,
             &self.own,
         ))
     }
 }
 
 /// Dominant path, culprit, callee and hot frames of a run.
-fn summarize(
-    tid: u64,
-    run: &Run,
-    state: BlockState,
-    truncated: bool,
-    cfg: &Config,
-    own: &Ownership,
-) -> Block {
+fn summarize(tid: u64, run: &Run, state: BlockState, truncated: bool, own: &Ownership) -> Block {
     let total = run.samples.max(1) as f64;
     let need = (DOMINANT_SHARE * total).ceil() as u32;
     let mut path = vec![0usize];
@@ -616,7 +604,7 @@ fn summarize(
     Block {
         tid,
         start: run.first,
-        duration: run.duration(cfg.interval),
+        duration: run.duration(),
         samples: run.samples,
         state,
         truncated,

@@ -87,7 +87,6 @@ impl Loop {
 fn cfg() -> Config {
     Config {
         threshold: Duration::from_millis(10),
-        interval: Duration::from_millis(5),
         ongoing: Duration::from_millis(1000),
         include: vec![],
         exclude: vec![],
@@ -100,6 +99,7 @@ fn seq(stacks: Vec<Vec<Frame>>) -> Vec<Sample> {
         .into_iter()
         .enumerate()
         .map(|(i, s)| Sample {
+            interval: Duration::from_millis(5),
             at: Duration::from_millis(5 * i as u64),
             threads: vec![ThreadSample {
                 tid: 7,
@@ -394,6 +394,7 @@ fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
     let busy = l.busy(&[fr(&h, 42)], 1);
     let samples: Vec<Sample> = (0..6)
         .map(|i| Sample {
+            interval: Duration::from_millis(5),
             at: Duration::from_millis(5 * i),
             threads: vec![
                 ThreadSample {
@@ -425,6 +426,7 @@ fn a_gap_in_observation_ends_the_block() {
     let mut samples = seq(vec![busy.clone(); 5]);
     for i in 0..5u64 {
         samples.push(Sample {
+            interval: Duration::from_millis(5),
             at: Duration::from_millis(100 + 5 * i),
             threads: vec![ThreadSample {
                 tid: 7,

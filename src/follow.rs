@@ -46,6 +46,8 @@ pub struct Follower {
     pub selection: Selection,
     pub scan: Duration,
     pub max_targets: usize,
+    /// `watch --max-cpu`: shared by every sampler started here.
+    pub budget: Option<std::sync::Arc<crate::sampler::Budget>>,
     pub opts: WatchOpts,
     pub kind: ReaderKind,
     pub tx: Sender<Envelope>,
@@ -179,6 +181,7 @@ impl Follower {
                     cfg.quiet_wait = true;
                     cfg.wait_poll = WATCH_WAIT_POLL;
                 }
+                cfg.budget = self.budget.clone();
                 match sampler::spawn(source, cfg, self.tx.clone(), self.stop.clone()) {
                     Ok(h) => samplers.push(h),
                     Err(e) => eprintln!("aelm: could not start a sampler for pid {pid}: {e}"),

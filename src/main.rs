@@ -19,11 +19,13 @@ fn main() {
             matcher,
             scan_interval,
             max_targets,
+            max_cpu,
         } => session::watch(
             &opts,
             matcher,
             std::time::Duration::from_secs_f64(scan_interval),
             max_targets,
+            max_cpu,
         ),
         Command::Summarize { files, format, top } => {
             summary::run(&files, format == cli::Format::Json, top)

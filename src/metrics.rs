@@ -4,7 +4,7 @@
 //!
 //! Series: `aelm_blocks_total{pid,culprit}`, `aelm_blocked_seconds_total{pid,culprit}`,
 //! `aelm_block_duration_seconds{pid}` (histogram), `aelm_samples_total{pid}`,
-//! `aelm_sample_errors_total{pid}`, `aelm_targets`. Label cardinality is
+//! `aelm_sample_errors_total{pid}`, `aelm_sample_rate_hz{pid}`, `aelm_targets`. Label cardinality is
 //! bounded: at most `--metrics-max-culprits` culprit values per pid (the
 //! rest count under `culprit="other"`), and the series of a process that
 //! exited are dropped after a grace period (so a last scrape still sees
@@ -49,6 +49,9 @@ pub struct Metrics {
     samples: Family<PidLabel, Counter>,
     errors: Family<PidLabel, Counter>,
     targets: Gauge,
+    rate: Family<PidLabel, Gauge<f64, AtomicU64>>,
+    /// Per pid: when the rate was last computed, and the samples since.
+    rate_window: HashMap<i32, (Instant, u64)>,
     max_culprits: usize,
     culprits: HashMap<i32, HashSet<String>>,
     /// Exited pids and when their series go.
@@ -66,6 +69,8 @@ impl Metrics {
             samples: Family::default(),
             errors: Family::default(),
             targets: Gauge::default(),
+            rate: Family::default(),
+            rate_window: HashMap::new(),
             max_culprits,
             culprits: HashMap::new(),
             leaving: Vec::new(),
@@ -88,6 +93,11 @@ impl Metrics {
             m.errors.clone(),
         );
         registry.register("aelm_targets", "Processes being watched", m.targets.clone());
+        registry.register(
+            "aelm_sample_rate_hz",
+            "Achieved sampling rate per process (adapts under --max-cpu)",
+            m.rate.clone(),
+        );
         let server = tiny_http::Server::http(addr).map_err(|e| {
             anyhow!("could not serve metrics on {addr}: {e} (is the port already in use? choose another with --metrics-addr)")
         })?;
@@ -158,6 +168,16 @@ impl Metrics {
         if errors > 0 {
             self.errors.get_or_create(&label).inc_by(errors);
         }
+        let now = Instant::now();
+        let w = self.rate_window.entry(pid).or_insert((now, 0));
+        w.1 += samples;
+        let dt = now - w.0;
+        if dt >= Duration::from_secs(1) {
+            self.rate
+                .get_or_create(&label)
+                .set(w.1 as f64 / dt.as_secs_f64());
+            *w = (now, 0);
+        }
     }
 
     /// Drops the series of processes that left more than [`GRACE`] ago.
@@ -185,6 +205,8 @@ impl Metrics {
             self.durations.remove(&label);
             self.samples.remove(&label);
             self.errors.remove(&label);
+            self.rate.remove(&label);
+            self.rate_window.remove(&pid);
         }
     }
 

@@ -79,5 +79,8 @@ pub struct ThreadSample {
 pub struct Sample {
     /// Monotonic time since the session started.
     pub at: Duration,
+    /// The sampling interval in effect (it adapts under a CPU budget): a
+    /// sample stands for this much time.
+    pub interval: Duration,
     pub threads: Vec<ThreadSample>,
 }

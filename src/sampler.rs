@@ -9,6 +9,8 @@
 //! receiver), never a shared flag.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -98,6 +100,39 @@ pub struct SamplerConfig {
     /// view, quietly and cheaply).
     pub wait_poll: Duration,
     pub quiet_wait: bool,
+    /// `--max-cpu`: a CPU budget shared by every target of the session.
+    pub budget: Option<Arc<Budget>>,
+}
+
+/// A CPU budget shared by the samplers of a session (`--max-cpu`).
+#[derive(Debug)]
+pub struct Budget {
+    /// Share of one core, e.g. 0.10.
+    pub fraction: f64,
+    /// Longest interval allowed: a third of the threshold.
+    pub max_interval: Duration,
+    /// Samplers running.
+    pub targets: AtomicUsize,
+}
+
+/// How often a sampler checks its CPU use against the budget.
+const BUDGET_PERIOD: Duration = Duration::from_millis(1000);
+
+/// CPU time of the calling thread.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into `ts`, which we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 impl SamplerConfig {
@@ -115,6 +150,7 @@ impl SamplerConfig {
             thread,
             wait_poll: WAIT_POLL,
             quiet_wait: false,
+            budget: None,
         }
     }
 }
@@ -280,7 +316,13 @@ impl Sampler {
             wall_start: SystemTime::now(),
         });
         // Phase 2: sample at a fixed rate.
-        let interval = self.cfg.interval;
+        let mut interval = self.cfg.interval;
+        let mut budget_check = start + BUDGET_PERIOD;
+        let mut cpu_before = thread_cpu_time();
+        let mut said_budget = false;
+        if let Some(b) = &self.cfg.budget {
+            b.targets.fetch_add(1, Ordering::SeqCst);
+        }
         let mut next = start;
         let mut next_rescan = start + RESCAN;
         let mut missed: u64 = 0;
@@ -309,7 +351,11 @@ impl Sampler {
             if batch.is_empty() {
                 batch_start = now;
             }
-            batch.push(Sample { at, threads });
+            batch.push(Sample {
+                at,
+                interval,
+                threads,
+            });
             if (batch.len() >= BATCH_MAX || now - batch_start >= BATCH_AGE)
                 && !self.flush(&mut batch)
             {
@@ -324,6 +370,36 @@ impl Sampler {
                         let _ = self.send(Msg::Threads(self.threads.values().cloned().collect()));
                     }
                     Ok(false) => {}
+                }
+            }
+            if let Some(b) = &self.cfg.budget
+                && now >= budget_check
+            {
+                // Share the CPU budget between targets: lengthen the interval
+                // when over this target's share, shorten it back when well under,
+                // never beyond the requested rate nor below 3 samples a threshold.
+                let cpu = thread_cpu_time();
+                let used = (cpu - cpu_before).as_secs_f64()
+                    / (now - budget_check + BUDGET_PERIOD).as_secs_f64();
+                cpu_before = cpu;
+                budget_check = now + BUDGET_PERIOD;
+                let share = b.fraction / b.targets.load(Ordering::SeqCst).max(1) as f64;
+                let wanted = if used > share {
+                    interval.mul_f64((used / share).min(4.0))
+                } else if used < share / 2.0 {
+                    interval.mul_f64(0.75)
+                } else {
+                    interval
+                };
+                let slowest = b.max_interval.max(self.cfg.interval);
+                interval = wanted.clamp(self.cfg.interval, slowest);
+                if interval == slowest && used > share && !said_budget {
+                    said_budget = true;
+                    eprintln!(
+                        "aelm: pid {}: --max-cpu leaves too little to cover the threshold; sampling at {:.0} Hz, 3 samples a threshold, and blocks near the threshold may be missed",
+                        self.cfg.pid,
+                        1.0 / interval.as_secs_f64()
+                    );
                 }
             }
             next += interval;
@@ -346,6 +422,9 @@ impl Sampler {
             }
         };
         self.flush(&mut batch);
+        if let Some(b) = &self.cfg.budget {
+            b.targets.fetch_sub(1, Ordering::SeqCst);
+        }
         (reason, elapsed, missed)
     }
 }

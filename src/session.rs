@@ -203,6 +203,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
             selection: crate::follow::Selection::Descendants(pid),
             scan: crate::follow::SCAN,
             max_targets: crate::follow::MAX_TARGETS,
+            budget: None,
             opts: opts.clone(),
             kind,
             tx: tx.clone(),
@@ -246,6 +247,7 @@ pub fn watch(
     matcher: Option<regex::Regex>,
     scan: Duration,
     max_targets: usize,
+    max_cpu_percent: f64,
 ) -> Result<i32> {
     let out = open_output(opts)?;
     let (stopper, stop_rx) = Stopper::new();
@@ -256,6 +258,11 @@ pub fn watch(
         selection: crate::follow::Selection::Matching(matcher),
         scan,
         max_targets,
+        budget: Some(Arc::new(crate::sampler::Budget {
+            fraction: max_cpu_percent / 100.0,
+            max_interval: opts.threshold() / 3,
+            targets: std::sync::atomic::AtomicUsize::new(0),
+        })),
         opts: opts.clone(),
         kind,
         tx,
@@ -312,7 +319,6 @@ fn pump(
 ) -> Result<i32> {
     let dcfg = DetectorConfig {
         threshold: opts.threshold(),
-        interval: opts.interval(),
         ongoing: opts.ongoing(),
         include: opts.include.clone(),
         exclude: opts.exclude.clone(),
