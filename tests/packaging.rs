@@ -23,13 +23,18 @@ fn manifests_have_what_the_api_requires() {
         for key in ["apiVersion", "kind"] {
             assert!(d[key].as_str().is_some(), "{name}: {key}");
         }
-        assert!(get(d, &["metadata", "name"]).as_str().is_some(), "{name}: metadata.name");
+        assert!(
+            get(d, &["metadata", "name"]).as_str().is_some(),
+            "{name}: metadata.name"
+        );
         let pod = if d["kind"].as_str() == Some("Pod") {
             d["spec"].clone()
         } else {
             get(d, &["spec", "template", "spec"]).clone()
         };
-        let containers = pod["containers"].as_vec().unwrap_or_else(|| panic!("{name}: containers"));
+        let containers = pod["containers"]
+            .as_vec()
+            .unwrap_or_else(|| panic!("{name}: containers"));
         let aelm = containers
             .iter()
             .find(|c| c["name"].as_str() == Some("aelm"))
@@ -39,14 +44,30 @@ fn manifests_have_what_the_api_requires() {
             .as_vec()
             .unwrap_or_else(|| panic!("{name}: capabilities.add"));
         let caps: Vec<&str> = caps.iter().filter_map(Yaml::as_str).collect();
-        assert_eq!(caps, vec!["SYS_PTRACE"], "{name}: CAP_SYS_PTRACE and nothing broader");
-        assert_eq!(aelm["securityContext"]["privileged"].as_bool(), None, "{name}: not privileged");
+        assert_eq!(
+            caps,
+            vec!["SYS_PTRACE"],
+            "{name}: CAP_SYS_PTRACE and nothing broader"
+        );
+        assert_eq!(
+            aelm["securityContext"]["privileged"].as_bool(),
+            None,
+            "{name}: not privileged"
+        );
         if d["kind"].as_str() == Some("DaemonSet") {
             assert_eq!(pod["hostPID"].as_bool(), Some(true));
-            assert!(get(d, &["spec", "selector", "matchLabels"]).as_hash().is_some());
+            assert!(
+                get(d, &["spec", "selector", "matchLabels"])
+                    .as_hash()
+                    .is_some()
+            );
             let ann = get(d, &["spec", "template", "metadata", "annotations"]);
             assert_eq!(ann["prometheus.io/scrape"].as_str(), Some("true"));
-            assert!(get(aelm, &["resources", "limits", "cpu"]).as_str().is_some());
+            assert!(
+                get(aelm, &["resources", "limits", "cpu"])
+                    .as_str()
+                    .is_some()
+            );
         } else {
             assert_eq!(pod["shareProcessNamespace"].as_bool(), Some(true));
         }
@@ -69,7 +90,11 @@ fn wheel_installs_a_working_aelm_in_a_fresh_virtualenv() {
         .current_dir(repo())
         .output()
         .expect("maturin build");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let wheel = std::fs::read_dir(dir.join("wheels"))
         .expect("wheels")
         .flatten()
@@ -77,7 +102,11 @@ fn wheel_installs_a_working_aelm_in_a_fresh_virtualenv() {
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .expect("a wheel");
     let venv = dir.join("venv");
-    let st = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("venv");
+    let st = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("venv");
     assert!(st.success());
     let st = Command::new(venv.join("bin/pip"))
         .args(["install", "-q", "--no-index"])
@@ -86,7 +115,10 @@ fn wheel_installs_a_working_aelm_in_a_fresh_virtualenv() {
         .expect("pip install");
     assert!(st.success());
     let aelm = venv.join("bin/aelm");
-    let out = Command::new(&aelm).arg("--version").output().expect("aelm --version");
+    let out = Command::new(&aelm)
+        .arg("--version")
+        .output()
+        .expect("aelm --version");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("aelm "));
     let out = Command::new(&aelm)
         .args(["run", "--threshold-ms", "20", "--"])
@@ -97,7 +129,12 @@ fn wheel_installs_a_working_aelm_in_a_fresh_virtualenv() {
         .output()
         .expect("aelm run from the venv");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("\"type\":\"block\""), "{stdout}");
     assert!(stdout.contains("handle_request"), "{stdout}");
 }
