@@ -40,6 +40,6 @@ cargo clippy --release --all-targets --quiet -- -D warnings
 
 echo "== cargo test" >&2
 status=0
-cargo test --release || status=$?
+cargo test --release --no-fail-fast || status=$?
 echo "== tested against CPython: $(cut -f1 "$AELM_PYTHONS" | tr '\n' ' ')" >&2
 exit "$status"

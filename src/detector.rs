@@ -431,13 +431,17 @@ pub struct Detector {
 
 impl Config {
     /// The longest a thread may go unobserved inside one block: four
-    /// intervals, or half the threshold if that is longer. Two
-    /// busy samples of the same callback further apart than this are not
-    /// evidence that the loop stayed in it (memory is reused: a later
-    /// callback can show the same code, frame and handle addresses), so the
-    /// block ends at its last sample and a new one starts.
-    pub fn max_gap(&self, interval: Duration) -> Duration {
-        (interval * 4).max(self.threshold / 2)
+    /// intervals, half the threshold, or a quarter of the block so far,
+    /// whichever is longest. Two busy samples of the same callback further
+    /// apart than this are not evidence that the loop stayed in it (memory
+    /// is reused: a later callback can show the same code, frame and handle
+    /// addresses), so the block ends at its last sample and a new one
+    /// starts. A long block tolerates proportionally longer holes: a
+    /// sampler starved for 30 ms must not cut a stuck loop of minutes into
+    /// pieces, and a hole of a quarter of what was seen can change the
+    /// reported duration by at most that much.
+    pub fn max_gap(&self, interval: Duration, block_so_far: Duration) -> Duration {
+        (interval * 4).max(self.threshold / 2).max(block_so_far / 4)
     }
 }
 
@@ -482,8 +486,9 @@ impl Detector {
             };
             self.own.learn(frames);
             let forced = self.cfg.forced_thread == Some(ts.tid);
-            let max_gap = self.cfg.max_gap(sample.interval);
             let track = self.tracks.entry(ts.tid).or_default();
+            let so_far = track.run.as_ref().map_or(Duration::ZERO, |r| r.last - r.first);
+            let max_gap = self.cfg.max_gap(sample.interval, so_far);
             let gap = track
                 .last_ok
                 .is_some_and(|t| sample.at.saturating_sub(t) > max_gap);

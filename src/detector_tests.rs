@@ -481,3 +481,27 @@ fn third_party_asyncio_subpackages_are_not_asyncio() {
     );
     assert!(!is_named_runner(&f));
 }
+
+#[test]
+fn a_long_block_survives_a_short_hole_in_observation() {
+    let l = stdlib_loop();
+    let h = code(10, "stuck", APP, true);
+    let busy = l.busy(&[fr(&h, 5)], 1);
+    // 500 ms of samples, a 40 ms hole (aelm starved), 200 ms more.
+    let mut samples = seq(vec![busy.clone(); 100]);
+    for i in 0..40u64 {
+        samples.push(Sample {
+            interval: Duration::from_millis(5),
+            at: Duration::from_millis(535 + 5 * i),
+            threads: vec![ThreadSample {
+                tid: 7,
+                stack: Ok(busy.clone()),
+            }],
+        });
+    }
+    let (blocks, totals) = detect(cfg(), &samples);
+    assert_eq!(totals.gaps, 0);
+    let ended: Vec<_> = blocks.iter().filter(|b| b.state == BlockState::Ended).collect();
+    assert_eq!(ended.len(), 1, "{blocks:?}");
+    assert_eq!(ended[0].duration, Duration::from_millis(735));
+}
