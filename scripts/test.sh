@@ -18,6 +18,7 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v tmux >/dev/null || need_apt+=(tmux)              # terminal tests
 command -v prometheus >/dev/null || need_apt+=(prometheus)  # a real scraper for the metrics test
+command -v chromium >/dev/null || need_apt+=(chromium)      # renders the HTML report in tests
 if ((${#need_apt[@]})); then
   echo "test.sh: installing ${need_apt[*]}" >&2
   apt-get install -y -qq "${need_apt[@]}" >/dev/null 2>&1 ||

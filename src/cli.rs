@@ -94,6 +94,19 @@ pub enum Command {
         #[arg(long, default_value_t = crate::summary::DEFAULT_TOP, value_name = "N")]
         top: usize,
     },
+    /// Write one self-contained HTML page (timeline, top culprits, flame graph) from JSON
+    /// lines aelm wrote earlier: one run, or many files from many processes and hosts.
+    #[command(
+        after_help = "Examples:\n  aelm report blocks.jsonl -o report.html\n  cat node-*.jsonl | aelm report - -o fleet.html"
+    )]
+    Report {
+        /// Files of JSON lines (`-` for stdin).
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<String>,
+        /// The HTML file to write.
+        #[arg(long, short = 'o', value_name = "HTML")]
+        output: PathBuf,
+    },
     /// Print a shell completion script, e.g. `aelm completions bash > /etc/bash_completion.d/aelm`.
     Completions {
         /// Shell to complete for.
@@ -203,6 +216,10 @@ pub struct WatchOpts {
     /// count under culprit="other".
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub metrics_max_culprits: usize,
+
+    /// Also write the HTML report of this run to FILE when it ends (see `aelm report`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// Exit with status 3 if any block was reported (for CI).
     #[arg(long)]

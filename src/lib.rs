@@ -10,6 +10,7 @@ pub mod cli;
 pub mod detector;
 pub mod dump;
 pub mod follow;
+pub mod html;
 pub mod metrics;
 pub mod python;
 pub mod report;

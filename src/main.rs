@@ -2,7 +2,7 @@
 
 use aelm::cli::{self, Cli, Command};
 use aelm::session::{self, Target};
-use aelm::{dump, summary};
+use aelm::{dump, html, summary};
 use clap::{CommandFactory, Parser};
 
 /// Exit status when aelm could not attach or failed.
@@ -30,6 +30,23 @@ fn main() {
         Command::Summarize { files, format, top } => {
             summary::run(&files, format == cli::Format::Json, top)
         }
+        Command::Report { files, output } => match html::report_files(&files, &output) {
+            Ok(stats) => {
+                eprintln!(
+                    "aelm: wrote {} ({} blocks, {} KiB{})",
+                    output.display(),
+                    stats.blocks,
+                    stats.bytes / 1024,
+                    if stats.skipped > 0 {
+                        format!(", {} lines skipped", stats.skipped)
+                    } else {
+                        String::new()
+                    }
+                );
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        },
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "aelm", &mut std::io::stdout());

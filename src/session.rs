@@ -51,6 +51,78 @@ fn open_output(opts: &WatchOpts) -> Result<Box<dyn Write + Send>> {
     })
 }
 
+/// The JSON lines of a run kept in memory for `--html`.
+#[derive(Clone, Default)]
+struct Kept(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Kept {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes every line to both reporters (the user's output, and JSON kept
+/// for the HTML report).
+struct Tee {
+    main: Box<dyn Reporter>,
+    kept: JsonReporter<Kept>,
+}
+
+impl Reporter for Tee {
+    fn start(&mut self, info: &StartInfo) -> io::Result<()> {
+        let _ = self.kept.start(info);
+        self.main.start(info)
+    }
+    fn block(&mut self, block: &Block, ctx: &BlockContext) -> io::Result<()> {
+        let _ = self.kept.block(block, ctx);
+        self.main.block(block, ctx)
+    }
+    fn end(&mut self, info: &EndInfo) -> io::Result<()> {
+        let _ = self.kept.end(info);
+        self.main.end(info)
+    }
+}
+
+/// The reporter, and where the lines for `--html` are kept.
+fn reporter_for(opts: &WatchOpts, out: Box<dyn Write + Send>) -> (Box<dyn Reporter>, Option<Kept>) {
+    let main = reporter(opts, out);
+    match opts.html {
+        Some(_) => {
+            let kept = Kept::default();
+            let tee = Tee {
+                main,
+                kept: JsonReporter::new(kept.clone()),
+            };
+            (Box::new(tee), Some(kept))
+        }
+        None => (main, None),
+    }
+}
+
+/// Writes the `--html` report from the kept lines.
+fn write_html(opts: &WatchOpts, kept: Option<Kept>) -> Result<()> {
+    let (Some(path), Some(kept)) = (&opts.html, kept) else {
+        return Ok(());
+    };
+    let bytes = kept.0.lock().map(|b| b.clone()).unwrap_or_default();
+    let lines: Vec<serde_json::Value> = bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    let stats = crate::html::report_lines(&lines, 0, path)
+        .with_context(|| format!("writing the HTML report {}", path.display()))?;
+    eprintln!("aelm: wrote {} ({} blocks)", path.display(), stats.blocks);
+    Ok(())
+}
+
 fn reporter(opts: &WatchOpts, out: Box<dyn Write + Send>) -> Box<dyn Reporter> {
     use std::io::IsTerminal;
     // A person at a terminal reads text; a pipe or a file gets JSON lines.
@@ -214,10 +286,11 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
     // The session ends when every sampler (and the follower) has let go.
     drop(tx);
     drop(stop_rx);
+    let (rep, kept) = reporter_for(opts, out);
     let status = pump(
         Some(pid),
         opts,
-        reporter(opts, out),
+        rep,
         rx,
         &stopper,
         kind.name(),
@@ -237,6 +310,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
             }
         }
     }
+    write_html(opts, kept)?;
     status
 }
 
