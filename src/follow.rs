@@ -106,6 +106,22 @@ pub fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
+/// A process's start time (field 22 of /proc/PID/stat, clock ticks since
+/// boot): with the pid, it names one process even when pids are reused.
+fn start_time(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(19)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
 /// A process's command line, NUL separators as spaces.
 pub fn cmdline(pid: i32) -> Option<String> {
     let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
@@ -148,12 +164,20 @@ impl Follower {
     fn run(self) {
         let begun = Instant::now();
         let watch = matches!(self.selection, Selection::Matching(_));
-        let mut seen: HashSet<i32> = HashSet::new();
+        // Processes are known by (pid, start time), so a reused pid is a new
+        // process; one that was not Python is looked at again after an exec.
+        let mut seen: HashSet<(i32, u64)> = HashSet::new();
+        let mut not_python: HashMap<(i32, u64), Option<std::path::PathBuf>> = HashMap::new();
         let mut samplers: Vec<JoinHandle<()>> = Vec::new();
         let mut warned = false;
         loop {
             for pid in self.candidates() {
-                if !seen.insert(pid) {
+                let key = (pid, start_time(pid));
+                if seen.contains(&key) {
+                    continue;
+                }
+                let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
+                if not_python.get(&key).is_some_and(|e| *e == exe) {
                     continue;
                 }
                 samplers.retain(|h| !h.is_finished());
@@ -167,18 +191,22 @@ impl Follower {
                     }
                     continue;
                 }
-                // Not Python, gone, or not ours to trace: ignored silently.
+                // Not Python, gone, or not ours to trace: ignored silently
+                // (and looked at again if it execs).
                 let wait = (!watch).then_some(ATTACH_WAIT);
                 let Ok(source) = attach::open(pid, self.kind, wait) else {
+                    not_python.insert(key, exe);
                     continue;
                 };
+                seen.insert(key);
                 let duration = self
                     .opts
                     .duration()
                     .map(|d| d.saturating_sub(begun.elapsed()));
                 let mut cfg = SamplerConfig::new(pid, self.opts.interval(), duration, None);
+                // Quiet: many found processes never run a loop.
+                cfg.quiet_wait = true;
                 if watch {
-                    cfg.quiet_wait = true;
                     cfg.wait_poll = WATCH_WAIT_POLL;
                 }
                 cfg.budget = self.budget.clone();
@@ -186,6 +214,9 @@ impl Follower {
                     Ok(h) => samplers.push(h),
                     Err(e) => eprintln!("aelm: could not start a sampler for pid {pid}: {e}"),
                 }
+            }
+            if not_python.len() > 100_000 {
+                not_python.clear();
             }
             match self.stop.recv_timeout(self.scan) {
                 Err(RecvTimeoutError::Timeout) => {}

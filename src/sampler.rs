@@ -364,7 +364,7 @@ impl Sampler {
             if any_gone || now >= next_rescan {
                 next_rescan = now + RESCAN;
                 match self.rescan() {
-                    Err(r) => return (r, at, missed),
+                    Err(r) => break (r, at),
                     Ok(true) => {
                         tids = self.threads.keys().copied().collect();
                         let _ = self.send(Msg::Threads(self.threads.values().cloned().collect()));

@@ -22,6 +22,8 @@ pub struct TextReporter<W: Write> {
     colour: bool,
     /// Source files by path (None: unreadable).
     sources: HashMap<String, Option<Vec<String>>>,
+    /// Processes announced: with more than one, lines name their pid.
+    pids: std::collections::HashSet<i32>,
 }
 
 const DIM: Style = Style::new().dimmed();
@@ -38,6 +40,7 @@ impl<W: Write> TextReporter<W> {
             modules: ModuleNames::default(),
             colour,
             sources: HashMap::new(),
+            pids: std::collections::HashSet::new(),
         }
     }
 
@@ -86,6 +89,7 @@ fn short(file: &str, line: u32) -> String {
 
 impl<W: Write> Reporter for TextReporter<W> {
     fn start(&mut self, info: &StartInfo) -> io::Result<()> {
+        self.pids.insert(info.pid);
         let threads: Vec<String> = info
             .loop_threads
             .iter()
@@ -122,6 +126,12 @@ impl<W: Write> Reporter for TextReporter<W> {
         let name = self.paint(CULPRIT, &name);
         let place = self.paint(BOLD, &short(&c.code.file, c.line));
         let mut line = format!("{clock} blocked {duration}  {name}  {place}");
+        if self.pids.len() > 1 {
+            line = format!(
+                "{clock} pid {} blocked {duration}  {name}  {place}",
+                ctx.pid
+            );
+        }
         if let Some(src) = self.source_line(ctx.pid, &c.code.file, c.line) {
             line.push_str(&format!("  {}", self.paint(DIM, &format!("`{src}`"))));
         }
