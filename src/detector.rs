@@ -487,7 +487,10 @@ impl Detector {
             self.own.learn(frames);
             let forced = self.cfg.forced_thread == Some(ts.tid);
             let track = self.tracks.entry(ts.tid).or_default();
-            let so_far = track.run.as_ref().map_or(Duration::ZERO, |r| r.last - r.first);
+            let so_far = track
+                .run
+                .as_ref()
+                .map_or(Duration::ZERO, |r| r.last - r.first);
             let max_gap = self.cfg.max_gap(sample.interval, so_far);
             let gap = track
                 .last_ok

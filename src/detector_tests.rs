@@ -501,7 +501,10 @@ fn a_long_block_survives_a_short_hole_in_observation() {
     }
     let (blocks, totals) = detect(cfg(), &samples);
     assert_eq!(totals.gaps, 0);
-    let ended: Vec<_> = blocks.iter().filter(|b| b.state == BlockState::Ended).collect();
+    let ended: Vec<_> = blocks
+        .iter()
+        .filter(|b| b.state == BlockState::Ended)
+        .collect();
     assert_eq!(ended.len(), 1, "{blocks:?}");
     assert_eq!(ended[0].duration, Duration::from_millis(735));
 }
