@@ -2,8 +2,9 @@
 """What it costs to sample a busy asyncio loop: aelm's direct reader, aelm
 with py-spy's reader, and CPython 3.15's own `profiling.sampling`.
 
-One command, stdlib only (plus strace, valgrind and cc when present), about
-8 minutes on a 2-core machine; it runs `cargo build --release` first:
+One command, stdlib only (plus strace, valgrind and cc when present), 8 to 10
+minutes on a 2-core machine (longer when it is loaded); it runs
+`cargo build --release` first:
 
     python3 bench/sampler_cost.py                 # everything
     python3 bench/sampler_cost.py --versions 3.15 --skip slowdown,callgrind
@@ -93,7 +94,9 @@ def load():
         la = " ".join(f.read().split()[:3])
     now = _cpu_stat()
     prev, _last_stat[0] = _last_stat[0], now
-    if prev is None or now[0] == prev[0]:
+    if prev is None or now[0] - prev[0] < 50:  # too short a span to say
+        if prev is not None:
+            _last_stat[0] = prev
         return la
     tot = now[0] - prev[0]
     busy = 100.0 * (tot - (now[2] - prev[2])) / tot
@@ -553,7 +556,8 @@ def report_cpu(vers, cpu, hi, sc, cg):
 def calibrate_rounds(exe, want_s):
     tgt = Target(exe, "call_heavy.py", [100, 0])
     out, _ = tgt.rest(timeout=120)
-    m = re.search(r"elapsed_s ([\d.]+)", out)
+    # CPU time, not wall: on a loaded machine wall time would shrink the work.
+    m = re.search(r"cpu_s ([\d.]+)", out)
     per_round = float(m.group(1)) / 100
     return max(20, int(want_s / per_round))
 
@@ -571,26 +575,25 @@ def slowdown_section(pys, args):
             configs.append(("profiling.sampling 1 kHz", "ps", 1000))
         section("5. Target slowdown, %s: call_heavy.py %d rounds x 50 tasks x 500 calls, "
                 "%d interleaved rounds" % (v, rounds_work, args.rounds))
-        times = {c[0]: [] for c in configs}
+        walls = {c[0]: [] for c in configs}
+        cpus = {c[0]: [] for c in configs}
+        paired_w = {c[0]: [] for c in configs}
+        paired_c = {c[0]: [] for c in configs}
         samples = {c[0]: [] for c in configs}
         for rnd in range(args.rounds):
             order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
             line = []
+            this = {}
             for name, kind, rate in order:
                 tgt = Target(exe, "call_heavy.py", [rounds_work, args.start_delay])
                 sp = None
                 if kind:
-                    tag = "slow-%s-%s-r%d" % (v, name.replace(" ", "_").replace("(", "").replace(")", ""), rnd)
+                    tag = "slow-%s-%s-r%d" % (v, re.sub(r"[^\w]+", "_", name), rnd)
                     so = open(os.path.join(OUT, tag + ".out"), "w")
                     se = open(os.path.join(OUT, tag + ".err"), "w")
                     sp = subprocess.Popen(sampler_cmd(kind, tgt.pid, rate), stdout=so, stderr=se)
                 out, err = tgt.rest(timeout=300)
-                m = re.search(r"elapsed_s ([\d.]+)", out)
-                if not m:
-                    say("  !! target failed: %s" % err[-300:])
-                    continue
-                el = float(m.group(1))
-                times[name].append(el)
+                m = re.search(r"elapsed_s ([\d.]+) cpu_s ([\d.]+)", out)
                 if sp:
                     try:
                         sp.wait(timeout=30)
@@ -602,24 +605,43 @@ def slowdown_section(pys, args):
                     with open(os.path.join(OUT, tag + ".out")) as f:
                         r = parse_sampler_output("ps" if kind == "ps" else "direct", f.read())
                     samples[name].append(r["samples"] if r else 0)
-                line.append("%s %.3f" % (name.split(" (")[0], el))
-            say("  round %d [load %s]: %s" % (rnd + 1, load(), "; ".join(line)))
-        base = statistics.median(times["none"]) if times["none"] else None
+                if not m:
+                    say("  !! target failed: %s" % err[-300:])
+                    continue
+                el, cp = float(m.group(1)), float(m.group(2))
+                walls[name].append(el)
+                cpus[name].append(cp)
+                this[name] = (el, cp)
+                line.append("%s %.3f/%.3f" % (name.split(" (")[0], el, cp))
+            if "none" in this:
+                for name in this:
+                    paired_w[name].append(this[name][0] / this["none"][0])
+                    paired_c[name].append(this[name][1] / this["none"][1])
+            say("  round %d [load %s]: wall/cpu s: %s" % (rnd + 1, load(), "; ".join(line)))
+        base = statistics.median(walls["none"]) if walls["none"] else None
+        cbase = statistics.median(cpus["none"]) if cpus["none"] else None
+        pct = lambda x: "%+.1f%%" % ((x - 1) * 100)
         rows = []
         for name, kind, rate in configs:
-            ts = times[name]
+            ts, cs = walls[name], cpus[name]
             if not ts:
                 continue
-            med = statistics.median(ts)
+            med, cmed = statistics.median(ts), statistics.median(cs)
             rows.append([name, len(ts), "%.3f" % med, "%.3f-%.3f" % (min(ts), max(ts)),
-                         ratio(med, base, 3), "%+.1f%%" % ((med / base - 1) * 100) if base else "-",
+                         pct(med / base) if base else "-",
+                         pct(statistics.median(paired_w[name])) if paired_w[name] else "-",
+                         "%.3f" % cmed, pct(cmed / cbase) if cbase else "-",
+                         pct(statistics.median(paired_c[name])) if paired_c[name] else "-",
                          "%d" % statistics.median(samples[name]) if samples[name] else "-"])
-            LOG.append({"section": "slowdown", "python": v, "config": name, "times": ts,
-                        "median": med, "samples": samples[name]})
+            LOG.append({"section": "slowdown", "python": v, "config": name, "walls": ts,
+                        "cpus": cs, "paired_wall": paired_w[name], "paired_cpu": paired_c[name],
+                        "samples": samples[name]})
         say("")
-        say("RESULTS: target slowdown on %s (medians of the target's own elapsed time)" % v)
-        table(["monitor", "runs", "median s", "min-max s", "vs none", "slowdown",
-               "median samples taken"], rows)
+        say("RESULTS: target slowdown on %s (the target's own timing; medians)" % v)
+        say("vs none = median / median of the unmonitored runs; paired = median over rounds of "
+            "(run / that round's unmonitored run)")
+        table(["monitor", "runs", "wall s", "wall min-max", "wall vs none", "wall paired",
+               "CPU s", "CPU vs none", "CPU paired", "samples taken"], rows)
         results[v] = (base, {r[0]: r for r in rows})
     return results
 
@@ -654,8 +676,9 @@ def goals(vers, cpu, sc, slow, floor):
     for v, (base, rows) in slow.items():
         r = rows.get("aelm direct default (200 Hz)")
         if r and base:
-            say("%s slowdown at the default rate: %s (goal <= 1%%; noise floor: see the spread of"
-                " the unmonitored runs, %s)" % (v, r[5], rows["none"][3]))
+            say("%s slowdown at the default rate: wall %s (paired %s), target CPU %s (paired %s);"
+                " goal <= 1%%; unmonitored wall runs spread %s s" % (
+                    v, r[4], r[5], r[7], r[8], rows["none"][3]))
 
 
 def main():

@@ -11,7 +11,9 @@ measurement. Once its loop runs it prints ``ready <pid>``, then waits
 START_DELAY seconds in the loop (idle, so an attaching sampler can find the
 loop and settle before the work starts; the delay is outside the timed part),
 then does the work and prints one line at the end:
-    elapsed_s <seconds> checksum <n>
+    elapsed_s <wall seconds> cpu_s <process CPU seconds> checksum <n>
+(wall time is what a user waits; CPU time leaves out the time the target was
+not running at all, e.g. preempted by other load on a shared machine).
 
 Usage: python call_heavy.py [ROUNDS] [START_DELAY_S]   (defaults 400, 0)
 """
@@ -58,9 +60,11 @@ async def main():
     if START_DELAY:
         await asyncio.sleep(START_DELAY)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     results = await asyncio.gather(*(worker(k) for k in range(TASKS)))
+    cpu = time.process_time() - c0
     elapsed = time.perf_counter() - t0
-    print("elapsed_s %.6f checksum %d" % (elapsed, sum(results)), flush=True)
+    print("elapsed_s %.6f cpu_s %.6f checksum %d" % (elapsed, cpu, sum(results)), flush=True)
 
 
 if __name__ == "__main__":
