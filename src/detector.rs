@@ -122,9 +122,57 @@ fn last_name(code: &CodeInfo) -> &str {
     code.name.rsplit('.').next().unwrap_or(&code.name)
 }
 
+/// Bits of [`CodeInfo::roles`].
+const ROLE_STDLIB_LOOP: u16 = 1;
+const ROLE_SELECTOR_WAIT: u16 = 2;
+const ROLE_DISPATCH: u16 = 4;
+const ROLE_NAMED_RUNNER: u16 = 8;
+const ROLE_LOOP_INTERNAL: u16 = 16;
+
+/// What a code object is to the detector, computed once per code object
+/// (string matching on every frame of every sample costs more than
+/// reading the sample).
+fn roles(code: &CodeInfo) -> u16 {
+    *code.roles.get_or_init(|| {
+        let mut r = 0;
+        if stdlib_loop_frame(code) {
+            r |= ROLE_STDLIB_LOOP;
+        }
+        if selector_wait(code) {
+            r |= ROLE_SELECTOR_WAIT;
+        }
+        if dispatch_machinery(code) {
+            r |= ROLE_DISPATCH;
+        }
+        if named_runner(code) {
+            r |= ROLE_NAMED_RUNNER;
+        }
+        if loop_internal(code) {
+            r |= ROLE_LOOP_INTERNAL;
+        }
+        r
+    })
+}
+
+fn is_stdlib_loop_frame(code: &CodeInfo) -> bool {
+    roles(code) & ROLE_STDLIB_LOOP != 0
+}
+fn is_selector_wait(code: &CodeInfo) -> bool {
+    roles(code) & ROLE_SELECTOR_WAIT != 0
+}
+fn is_dispatch_machinery(code: &CodeInfo) -> bool {
+    roles(code) & ROLE_DISPATCH != 0
+}
+fn is_named_runner(code: &CodeInfo) -> bool {
+    roles(code) & ROLE_NAMED_RUNNER != 0
+}
+fn is_loop_internal(code: &CodeInfo) -> bool {
+    roles(code) & ROLE_LOOP_INTERNAL != 0
+}
+
 /// Stdlib loop frames: `run_forever`, `run_until_complete`, `_run_once` of
 /// `asyncio/base_events.py` (matched on `co_name`).
-fn is_stdlib_loop_frame(code: &CodeInfo) -> bool {
+fn stdlib_loop_frame(code: &CodeInfo) -> bool {
     asyncio_module(&code.file) == Some("base_events.py")
         && matches!(
             last_name(code),
@@ -133,14 +181,14 @@ fn is_stdlib_loop_frame(code: &CodeInfo) -> bool {
 }
 
 /// The selector's wait: the leaf of an idle stdlib loop.
-fn is_selector_wait(code: &CodeInfo) -> bool {
+fn selector_wait(code: &CodeInfo) -> bool {
     code.file.ends_with("/selectors.py") && matches!(last_name(code), "select" | "poll")
 }
 
 /// asyncio's machinery that sits between a loop and a callback: the handle
 /// runner (`Handle._run`, events.py) and the pure-Python task steps
 /// (tasks.py: `__step`, `__step_run_and_handle_result`, `__wakeup`).
-fn is_dispatch_machinery(code: &CodeInfo) -> bool {
+fn dispatch_machinery(code: &CodeInfo) -> bool {
     match asyncio_module(&code.file) {
         Some("events.py") => last_name(code) == "_run",
         Some("tasks.py") => {
@@ -154,7 +202,7 @@ fn is_dispatch_machinery(code: &CodeInfo) -> bool {
 /// Python frames known to call into a loop written in C: `asyncio.run`
 /// (`run`/`Runner.run` in asyncio/runners.py), `uvloop.run`, aiohttp's
 /// `web.run_app`.
-fn is_named_runner(code: &CodeInfo) -> bool {
+fn named_runner(code: &CodeInfo) -> bool {
     let n = last_name(code);
     let asyncio_run = asyncio_module(&code.file) == Some("runners.py");
     let uvloop_run = code.file.ends_with("/uvloop/__init__.py");
@@ -164,7 +212,7 @@ fn is_named_runner(code: &CodeInfo) -> bool {
 
 /// asyncio's loop-internal code (all of `asyncio/` but `runners.py`): a
 /// coroutine it calls is not evidence of a loop in C.
-fn is_loop_internal(code: &CodeInfo) -> bool {
+fn loop_internal(code: &CodeInfo) -> bool {
     matches!(asyncio_module(&code.file), Some(m) if m != "runners.py")
 }
 

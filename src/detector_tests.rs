@@ -15,6 +15,7 @@ fn code(id: u64, qualname: &str, file: &str, coroutine: bool) -> Arc<CodeInfo> {
         first_line: 1,
         module: None,
         flags: Some(if coroutine { CO_COROUTINE } else { 0 }),
+        roles: Default::default(),
     })
 }
 

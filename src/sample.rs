@@ -33,6 +33,10 @@ pub struct CodeInfo {
     /// `co_flags`, when the reader can see them. `None` means unknown: never
     /// guess coroutine-ness from names.
     pub flags: Option<u32>,
+    /// The detector's reading of this code (loop frame, asyncio machinery,
+    /// runner...), computed once per code object rather than once per
+    /// sample: a cache, filled by the detector.
+    pub roles: std::sync::OnceLock<u16>,
 }
 
 impl CodeInfo {

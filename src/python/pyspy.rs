@@ -59,6 +59,7 @@ impl PySpySource {
             first_line: 0,
             module: None,
             flags: None,
+            roles: Default::default(),
         });
         if self.codes.len() < MAX_CODES {
             self.codes.insert(key, code.clone());

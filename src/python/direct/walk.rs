@@ -148,7 +148,7 @@ impl Batch {
     fn find(&self, addr: u64, len: usize) -> Option<(&[u8], bool)> {
         let end = addr.checked_add(len as u64)?;
         self.parts.iter().find_map(|p| {
-            (p.ok && addr >= p.addr && end <= p.addr + p.len as u64).then(|| {
+            (p.ok && addr >= p.addr && end <= p.addr.saturating_add(p.len as u64)).then(|| {
                 let o = p.off + (addr - p.addr) as usize;
                 (&self.buf[o..o + len], p.region)
             })
@@ -197,9 +197,15 @@ impl<M: Memory> DirectReader<M> {
         batch.clear();
 
         // 1. The speculative batch.
-        let ts_part = batch.add(thread.tstate + ts_lo, (ts_hi - ts_lo) as usize, false);
+        let ts_part = batch.add(
+            thread.tstate.wrapping_add(ts_lo),
+            (ts_hi - ts_lo) as usize,
+            false,
+        );
         let cf_part = match l.ts_cframe {
-            Some((_, cur)) if tc.cframe != 0 => Some(batch.add(tc.cframe + cur, 8, false)),
+            Some((_, cur)) if tc.cframe != 0 => {
+                Some(batch.add(tc.cframe.wrapping_add(cur), 8, false))
+            }
             _ => None,
         };
         let region_part = (l.interp_frames && tc.chunk != 0 && tc.region_len > 0)
@@ -240,7 +246,7 @@ impl<M: Memory> DirectReader<M> {
                 None => {
                     let mut b = [0u8; 8];
                     self.mem
-                        .read(cf + cur_off, &mut b)
+                        .read(cf.wrapping_add(cur_off), &mut b)
                         .map_err(|_| Fail(SampleError::Torn))?;
                     u64::from_le_bytes(b)
                 }
@@ -427,11 +433,12 @@ impl<M: Memory> DirectReader<M> {
                     // A new 3.11/3.12 frame has prev_instr one unit before.
                     let lo = e.code_start.wrapping_sub(2);
                     if raw.instr < lo
-                        || (e.code_bytes != 0 && raw.instr > e.code_start + e.code_bytes)
+                        || (e.code_bytes != 0
+                            && raw.instr > e.code_start.saturating_add(e.code_bytes))
                     {
                         None
                     } else {
-                        Some(raw.instr as i64 - e.code_start as i64)
+                        Some((raw.instr as i64).wrapping_sub(e.code_start as i64))
                     }
                 }
             }
@@ -516,7 +523,10 @@ impl<M: Memory> DirectReader<M> {
         let (code_start, code_bytes) = match l.co_code_adaptive {
             Some(o) => {
                 let units = rd_u64(&hdr, l.var_ob_size as usize).unwrap_or(0);
-                (code + o, if units < (1 << 24) { units * 2 } else { 0 })
+                (
+                    code.wrapping_add(o),
+                    if units < (1 << 24) { units * 2 } else { 0 },
+                )
             }
             None => (0, 0),
         };
@@ -547,6 +557,7 @@ impl<M: Memory> DirectReader<M> {
                     first_line: u32::try_from(first_line).unwrap_or(0),
                     module,
                     flags: Some(flags),
+                    roles: Default::default(),
                 }),
                 fingerprint: fp,
                 code_start,
