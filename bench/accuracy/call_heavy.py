@@ -11,8 +11,9 @@ Prints ``ready PID`` once the loop runs, then waits for the file named by
 BENCH_GO (polled every 10 ms; unset: start at once) so that an attaching
 sampler is in place before the timed part.  BENCH_MONITOR (inproc.py) switches
 an in-process peer on just before the timed part.  Prints one JSON line at
-the end: {"elapsed_s": ..., "checksum": ...}; elapsed is perf_counter time of
-the work alone.
+the end: {"elapsed_s": ..., "cpu_s": ..., "checksum": ...}; elapsed is the
+perf_counter time of the work alone, cpu_s the process's CPU time over it (all
+threads).
 """
 import asyncio
 import json
@@ -63,10 +64,13 @@ async def main():
             await asyncio.sleep(0.01)
     inproc.install()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     results = await asyncio.gather(*(worker(k) for k in range(TASKS)))
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     inproc.uninstall()
-    print(json.dumps({"elapsed_s": round(elapsed, 6), "checksum": sum(results)}), flush=True)
+    print(json.dumps({"elapsed_s": round(elapsed, 6), "cpu_s": round(cpu, 6), "checksum": sum(results)}),
+          flush=True)
 
 
 if __name__ == "__main__":

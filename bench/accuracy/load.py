@@ -5,7 +5,8 @@
 
 Sends a bounded number of GET requests to a loopback server from T threads
 (default 4, so requests overlap and the blocks of different requests follow
-each other closely on the server's loop), then exits.  The plan is fixed by
+each other closely on the server's loop; each thread pauses 0-40 ms, seeded,
+after each request, so the loop also idles now and then), then exits.  The plan is fixed by
 the seed: every endpoint kind meets every block length in turn, shuffled.
 Kinds: fast, await (not blocks) and sleep, hash, helper, cpu, zlib, sqlite,
 urllib (blocks).  Lengths (``?ms=``): 12, 20, 32, 48, 80, 120 ms.
@@ -50,6 +51,8 @@ def main():
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--deadline", type=float, default=120.0)
+    ap.add_argument("--think-ms", type=float, default=40.0,
+                    help="each thread pauses 0..this many ms (seeded) after each request")
     ap.add_argument("--warmup", action="store_true")
     args = ap.parse_args()
     base = args.url.rstrip("/")
@@ -70,7 +73,8 @@ def main():
     t0 = time.time()
     deadline = t0 + args.deadline
 
-    def run():
+    def run(k):
+        rnd = random.Random(args.seed * 1000 + k)
         while True:
             with lock:
                 if not todo or time.time() > deadline:
@@ -84,8 +88,10 @@ def main():
             except Exception as exc:  # noqa: BLE001
                 with lock:
                     failures.append("%s: %r" % (kind, exc))
+            if args.think_ms > 0 and not args.warmup:
+                time.sleep(rnd.uniform(0, args.think_ms) / 1000.0)
 
-    threads = [threading.Thread(target=run) for _ in range(nthreads)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(nthreads)]
     for t in threads:
         t.start()
     for t in threads:

@@ -3,30 +3,38 @@
 
 One command, stdlib only (run by the machine's python3), from a fresh clone:
 
-    python3 bench/accuracy/run.py            # full run  (~12 min on 2 cores)
+    python3 bench/accuracy/run.py            # full run  (~14 min on 2 cores)
     python3 bench/accuracy/run.py --quick    # smaller   (~6 min)
 
-Options: --versions 3.11,3.14 (accuracy), --slowdown-versions 3.11,3.14,3.15,
---skip accuracy|slowdown, --out DIR (default ~/.cache/aelm/bench-results/TIME).
+Options (--help): --versions (aelm accuracy; full 3.11,3.12,3.13,3.14, quick
+3.11,3.14), --peer-versions (3.11,3.14), --slowdown-versions (3.11,3.14,3.15),
+--targets, --detectors, --concurrent, --requests, --rounds, --skip
+accuracy|slowdown, --aelm BINARY, --out DIR (default
+~/.cache/aelm/bench-results/TIME), --rescore DIR (re-make the tables).
 
 What it does (docs/benchmarks.md explains how to read the result):
 
 0. Set-up: ``scripts/provision-pythons.sh`` (interpreters 3.8-3.15 with uvloop
-   and aiohttp), ``cargo build --release``, and per interpreter a package dir
-   ~/.cache/aelm/bench-site/3.X/site-packages with fastapi, uvicorn, httptools
-   and asyncio-event-loop-monitor, installed by that interpreter's own pip
-   (3.14/3.15, which have none: the pip wheel the provisioning fetched, on
-   PYTHONPATH, as scripts/provision-pythons.sh does); the PyPI ``py-spy``
-   binary once, into ~/.cache/aelm/bench-site/tools, with the machine's pip.
-   Re-runs reuse all of it.
+   and aiohttp), ``cargo build --release`` (the binary is copied into the
+   results dir, so a rebuild during the run changes nothing), and per
+   interpreter a package dir ~/.cache/aelm/bench-site/3.X/site-packages with
+   fastapi, uvicorn, httptools and asyncio-event-loop-monitor, installed by
+   that interpreter's own pip (3.14/3.15, which have none: the pip wheel the
+   provisioning fetched, on PYTHONPATH, as scripts/provision-pythons.sh
+   does); the PyPI ``py-spy`` binary once, into ~/.cache/aelm/bench-site/tools,
+   with the machine's pip. Re-runs reuse all of it.
 1. Accuracy. Targets (this directory): aiohttp_app.py on the stdlib loop and
    on uvloop (``web.run_app(loop=uvloop.new_event_loop())``), fastapi_app.py
    under uvicorn with uvloop. Each records its blocking sections as ground
    truth (fixtures/truth.py). load.py, a separate process, sends a bounded,
-   seeded mix of requests from 4 threads over loopback. Detectors, one run
-   each on the same work:
-     aelm       three ``aelm attach`` at once, --threshold-ms 10, 20 and 50
-                (default rates: 1000, 500, 200 Hz)
+   seeded mix of requests from 4 threads over loopback. Detectors, one run of
+   the target each, on the same request plan:
+     aelm       ``aelm attach --threshold-ms T`` at its default rate
+                (T = 10, 20, 50 ms: 1000, 500, 200 Hz), one run per T
+                (--concurrent: the three attached at once, one run)
+     aelm-rt    the same under ``chrt -f 10`` (SCHED_FIFO), T = 20 ms by
+                default: other load on the machine cannot starve its sampler,
+                which separates the detector's own errors from starvation
      setprofile asyncio-event-loop-monitor in the target, threshold 10 ms
      debug      asyncio debug mode, slow_callback_duration 10 ms
    The in-process peers' reports at 20/50 ms are their 10 ms reports of at
@@ -36,23 +44,25 @@ What it does (docs/benchmarks.md explains how to read the result):
    it by more than half the truth block's length (and, for aelm, is on the
    same thread); recall pairs truth and reports one to one (largest overlap
    first), precision counts a report as real when it matches any truth
-   block. Culprit: aelm's culprit qualname (co_name before 3.11), file and
-   line equal the truth's (tests/common compare); the peers give no file or
-   line, so only their name is checked, and a truth block counts as named when
-   any report matching it names the function. Duration error: |reported -
-   truth| ms over matched pairs, median and p95.
-2. Slowdown. call_heavy.py (fixed call-heavy asyncio work, self-timed) run
-   unmonitored and under: aelm at 1 kHz and 10 kHz, py-spy record at 1 kHz
-   (blocking, and --nonblocking), the setprofile monitor, asyncio debug mode,
-   and (3.15) ``python3.15 -m profiling.sampling attach`` at 1 kHz and 10 kHz.
-   Samplers attach while the target waits, then the timed work starts.
-   Rounds interleave the modes (rotating order); the figure is the median
-   elapsed divided by the unmonitored median of the same run.
+   block. Culprit, over all paired blocks: aelm's culprit qualname (co_name
+   before 3.11), file and line equal the truth's (tests/common compare); the
+   peers give no file or line, so only their name is checked, and a truth
+   block counts as named when any report matching it names the function.
+   Duration error: |reported - truth| ms over paired blocks, median and p95.
+2. Slowdown. call_heavy.py (fixed call-heavy asyncio work, self-timed, sized
+   to ~0.5 s unmonitored) run unmonitored and under: aelm at 1 kHz and
+   10 kHz, py-spy record at 1 kHz (blocking, and --nonblocking), asyncio debug
+   mode, (3.15) ``python3.15 -m profiling.sampling attach`` at 1 kHz and
+   10 kHz, and the setprofile monitor (only in the first 2 rounds, 1 with
+   --quick: it is 25-75x slower). Samplers attach while the target waits,
+   then the timed work starts. Rounds interleave the modes (rotating order);
+   the figure is the median elapsed divided by the unmonitored median of the
+   same run.
 
 Output: progress on stderr; the tables (markdown) on stdout and in
 OUT/results.md, every number in OUT/results.json, raw outputs (truth, aelm
-lines, peer reports) under OUT/raw/, and the blocks aelm got wrong at 20 ms
-(missed, invented, misnamed, merged: its JSON line beside the truth) in
+lines, peer reports) under OUT/raw/ (raw/runs.json has every run), and the
+blocks aelm got wrong at 20 ms (each with aelm's line beside the truth) in
 OUT/analysis.md.
 """
 import argparse
@@ -145,11 +155,25 @@ def provision():
     return pythons
 
 
-def build():
-    log("cargo build --release")
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
-    out = subprocess.run([AELM, "--version"], stdout=subprocess.PIPE, universal_newlines=True)
-    return out.stdout.strip()
+def build(aelm_arg, out_dir):
+    """Build aelm and copy the binary into the results dir (a rebuild during the
+    run must not change what is measured); return (path, version, commit)."""
+    src = aelm_arg or AELM
+    if not aelm_arg:
+        log("cargo build --release")
+        r = subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO)
+        if r.returncode != 0:
+            if not os.path.exists(AELM):
+                raise SystemExit("cargo build --release failed and there is no %s" % AELM)
+            log("warning: cargo build failed; using the existing %s" % AELM)
+    dst = os.path.join(out_dir, "aelm")
+    shutil.copy2(src, dst)
+    out = subprocess.run([dst, "--version"], stdout=subprocess.PIPE, universal_newlines=True)
+    if aelm_arg:
+        return dst, out.stdout.strip(), "binary %s" % os.path.basename(aelm_arg)
+    git = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+    return dst, out.stdout.strip(), "tree " + git.stdout.strip()
 
 
 def clean_env(extra=None):
@@ -243,10 +267,14 @@ def wait_for(pred, timeout, what, proc=None):
 
 # ---------------------------------------------------------------- accuracy runs
 
-def run_target(name, minor, py, site, detector, raw, n_requests, seed):
-    """One run of one target under one detector; returns the raw material."""
+def run_target(name, minor, py, site, detector, raw, n_requests, seed, thresholds=THRESHOLDS):
+    """One run of one target under one detector; returns the raw material.
+
+    aelm: one ``aelm attach`` per threshold in ``thresholds``, all at once."""
     script, args, _ = TARGETS[name]
     tag = "%s-%s-%s" % (name, minor, detector)
+    if detector.startswith("aelm") and tuple(thresholds) != tuple(THRESHOLDS):
+        tag += "".join("-%d" % t for t in thresholds)
     truth_path = os.path.join(raw, tag + ".truth.jsonl")
     peer_path = os.path.join(raw, tag + ".peer.jsonl")
     for p in (truth_path, peer_path):
@@ -259,6 +287,7 @@ def run_target(name, minor, py, site, detector, raw, n_requests, seed):
         "BENCH_PEER_OUT": peer_path,
         "BENCH_PEER_THRESHOLD_MS": str(PEER_THRESHOLD),
     })
+    load_at_start = loadavg()
     errf = open(os.path.join(raw, tag + ".target.stderr"), "w")
     target = spawn([py["exe"], os.path.join(HERE, script)] + args, env=env, cwd=REPO,
                    stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
@@ -269,13 +298,16 @@ def run_target(name, minor, py, site, detector, raw, n_requests, seed):
         url = ready["url"]
         subprocess.run([sys.executable, os.path.join(HERE, "load.py"), url, "--warmup"],
                        stdout=subprocess.DEVNULL, check=True, timeout=60)
-        if detector == "aelm":
-            for thr in THRESHOLDS:
+        if detector.startswith("aelm"):
+            # aelm-rt: the same binary under SCHED_FIFO (chrt -f 10), so that
+            # other load on the machine cannot starve its sampler thread.
+            prefix = ["chrt", "-f", "10"] if detector == "aelm-rt" else []
+            for thr in thresholds:
                 out = os.path.join(raw, "%s.aelm%d.jsonl" % (tag, thr))
                 if os.path.exists(out):
                     os.remove(out)
                 err = open(os.path.join(raw, "%s.aelm%d.stderr" % (tag, thr)), "w")
-                a = spawn([AELM, "attach", "--pid", str(target.pid), "--threshold-ms", str(thr),
+                a = spawn(prefix + [AELM, "attach", "--pid", str(target.pid), "--threshold-ms", str(thr),
                            "--output", out], stdin=subprocess.DEVNULL, stdout=err, stderr=err)
                 aelms.append((thr, a, out))
             for thr, a, out in aelms:
@@ -297,8 +329,8 @@ def run_target(name, minor, py, site, detector, raw, n_requests, seed):
     truth = [e for e in read_jsonl(truth_path)
              if e.get("event") == "block" and t_go <= e["start"] and e["end"] <= t_stop]
     res = {"target": name, "python": py["version"], "minor": minor, "detector": detector,
-           "load": load, "truth": truth, "t_go": t_go, "t_stop": t_stop, "reports": {}}
-    if detector == "aelm":
+           "load": load, "loadavg": load_at_start, "truth": truth, "t_go": t_go, "t_stop": t_stop, "reports": {}}
+    if detector.startswith("aelm"):
         for thr, _, out in aelms:
             lines = read_jsonl(out)
             res["reports"][thr] = [aelm_report(e) for e in lines
@@ -306,7 +338,9 @@ def run_target(name, minor, py, site, detector, raw, n_requests, seed):
             res.setdefault("aelm_end", {})[thr] = next((e for e in lines if e.get("type") == "end"), None)
     else:
         reps = [peer_report(e) for e in read_jsonl(peer_path)]
-        reps = [r for r in reps if r is not None and r["start"] >= t_go - 0.001 and r["end"] <= t_stop]
+        # Everything reported while the load ran (an idle wait that began before
+        # the load and ended in it is a report made during the run).
+        reps = [r for r in reps if r is not None and t_go < r["end"] <= t_stop]
         for thr in THRESHOLDS:
             res["reports"][thr] = [r for r in reps if r["ms"] >= thr]
     return res
@@ -377,11 +411,23 @@ def pctl(xs, p):
 
 
 def score(run, thr):
-    """Scores of one run at one threshold, plus the cases for the analysis."""
+    """Scores of one run at one threshold, plus the cases for the analysis.
+
+    Cases (aelm only): ``missed`` (a truth block >= 1.5 T with no report
+    paired to it; ``why``: ``merged`` = a report spans it and another truth
+    block, ``split`` = two or more reports overlap it but none by half its
+    length, ``short`` = one report overlaps it by less than half, ``none`` =
+    nothing overlaps it), ``invented`` (a report that overlaps no truth block
+    at all), ``fragment`` (a report that overlaps a truth block, but by less
+    than half of it: a piece of a split block), ``misnamed`` (a paired report
+    whose culprit is not the truth's; ``why``: ``merged``, ``short`` = a truth
+    block under 1.5 T, or ``other``) and
+    ``merged`` (a report that matches two or more truth blocks).
+    """
     truth = sorted(run["truth"], key=lambda t: t["start"])
     reps = run["reports"].get(thr, [])
     minor = int(run["minor"].split(".")[1])
-    aelm = run["detector"] == "aelm"
+    aelm = run["detector"].startswith("aelm")
     # One-to-one pairing, largest overlap first.
     pairs = []
     for ti, t in enumerate(truth):
@@ -397,6 +443,7 @@ def score(run, thr):
     due = [ti for ti, t in enumerate(truth) if t["ms"] >= 1.5 * thr]
     found = [ti for ti in due if ti in t2r]
     real = [ri for ri, r in enumerate(reps) if any(matches(r, t) for t in truth)]
+    merged_r = {ri for ri, r in enumerate(reps) if sum(1 for t in truth if matches(r, t)) >= 2}
     named, errs, cases = 0, [], []
     matched = sorted(t2r)
     for ti in matched:
@@ -408,19 +455,40 @@ def score(run, thr):
         named += ok
         errs.append(abs(r["ms"] - t["ms"]))
         if aelm and not ok:
-            cases.append(("misnamed", t, r))
+            why = "merged" if t2r[ti] in merged_r else ("short" if t["ms"] < 1.5 * thr else "other")
+            cases.append({"kind": "misnamed", "why": why,
+                          "truth": [t], "aelm": [r]})
+    n_frag = n_inv = 0
     if aelm:
         for ti in due:
-            if ti not in t2r:
-                near = [r for r in reps if overlap(r, truth[ti]) > 0]
-                cases.append(("missed", truth[ti], near[0] if near else None))
+            if ti in t2r:
+                continue
+            t = truth[ti]
+            near = [ri for ri, r in enumerate(reps) if overlap(r, t) > 0 and r["tid"] == t["tid"]]
+            if any(ri in merged_r and matches(reps[ri], t) for ri in near):
+                why = "merged"
+            elif len(near) >= 2:
+                why = "split"
+            elif near:
+                why = "short"
+            else:
+                why = "none"
+            # The truth blocks those reports also cover, for context.
+            ctx = [x for x in truth if x is not t and any(overlap(reps[ri], x) > 0 for ri in near)]
+            cases.append({"kind": "missed", "why": why, "truth": [t] + ctx, "aelm": [reps[ri] for ri in near]})
         for ri, r in enumerate(reps):
-            if ri not in real:
-                near = [t for t in truth if overlap(r, t) > 0]
-                cases.append(("invented", near[0] if near else None, r))
-            covered = [t for t in truth if matches(r, t)]
-            if len(covered) >= 2:
-                cases.append(("merged", covered, r))
+            if ri in real:
+                if ri in merged_r:
+                    cases.append({"kind": "merged", "why": "", "truth": [t for t in truth if matches(r, t)],
+                                  "aelm": [r]})
+                continue
+            near = [t for t in truth if overlap(r, t) > 0]
+            if near:
+                n_frag += 1
+                cases.append({"kind": "fragment", "why": "", "truth": near, "aelm": [r]})
+            else:
+                n_inv += 1
+                cases.append({"kind": "invented", "why": "", "truth": [], "aelm": [r]})
     return {
         "truth_due": len(due), "found": len(found),
         "recall": len(found) / len(due) if due else None,
@@ -430,6 +498,7 @@ def score(run, thr):
         "culprit": named / len(matched) if matched else None,
         "dur_err_med": statistics.median(errs) if errs else None,
         "dur_err_p95": pctl(errs, 95),
+        "merged": len(merged_r), "fragments": n_frag, "invented": n_inv,
         "cases": cases,
     }
 
@@ -491,7 +560,8 @@ def slowdown_once(mode, py, site, raw, rounds_arg, pyspy, tag):
             time.sleep(0.2)
         open(go, "w").close()
         line = target.stdout.readline()
-        elapsed = json.loads(line)["elapsed_s"]
+        res = json.loads(line)
+        elapsed = res["elapsed_s"]
         target.wait(timeout=30)
         if sampler is not None:
             try:
@@ -509,6 +579,7 @@ def slowdown_once(mode, py, site, raw, rounds_arg, pyspy, tag):
                 m = re.search(r"Captured ([\d,]+) samples", open(serr).read())
                 if m:
                     info = {"samples": int(m.group(1).replace(",", ""))}
+        info["cpu_s"] = res.get("cpu_s")
         return elapsed, info
     finally:
         stop(sampler, signal.SIGINT)
@@ -524,16 +595,31 @@ def f2(x, nd=2):
 def accuracy_tables(runs):
     rows = []
     lines = ["### Accuracy per run", "",
-             "| target | python | detector | T ms | truth >= 1.5T | recall | reported | precision | culprit | dur err med / p95 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "Notes: for aelm, reports that match two or more truth blocks (merged), pieces of a "
+             "split block (fragments: overlap a truth block by less than half of it), reports "
+             "that overlap no truth block (invented), and from aelm's end line the gaps and "
+             "missed ticks of its sampler; for the peers, how many reports they made per truth "
+             "block they found. `load s`: how long the load generator took (the target's "
+             "slowdown under an in-process peer shows here). `loadavg`: the machine's 1-minute "
+             "load average when the run began (2 CPUs).", "",
+             "| target | python | detector | T ms | truth >= 1.5T | recall | reported | precision | culprit | dur err med / p95 ms | load s | loadavg | notes |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
-        for thr in THRESHOLDS:
+        for thr in sorted(run["reports"]):
             s = score(run, thr)
             rows.append((run, thr, s))
-            lines.append("| %s | %s | %s | %d | %d | %s (%d) | %d | %s (%d) | %s (%d/%d) | %s / %s |" % (
+            if run["detector"].startswith("aelm"):
+                end = (run.get("aelm_end") or {}).get(thr) or {}
+                note = "merged %d, fragments %d, invented %d; gaps %s, missed ticks %s, %s Hz" % (
+                    s["merged"], s["fragments"], s["invented"], end.get("gaps", "?"),
+                    end.get("missed_ticks", "?"), end.get("achieved_hz", "?"))
+            else:
+                note = "%.1f reports per found block" % (s["real"] / s["matched"]) if s["matched"] else ""
+            lines.append("| %s | %s | %s | %d | %d | %s (%d) | %d | %s (%d) | %s (%d/%d) | %s / %s | %s | %s | %s |" % (
                 run["target"], run["python"], run["detector"], thr, s["truth_due"], f2(s["recall"]),
                 s["found"], s["reported"], f2(s["precision"]), s["real"], f2(s["culprit"]), s["named"],
-                s["matched"], f2(s["dur_err_med"], 1), f2(s["dur_err_p95"], 1)))
+                s["matched"], f2(s["dur_err_med"], 1), f2(s["dur_err_p95"], 1),
+                f2((run.get("load") or {}).get("elapsed_s"), 1), run.get("loadavg", "?"), note))
     # Headline: per target x detector x threshold, all versions pooled.
     head = ["### Summary (all Python versions pooled)", "",
             "| target | detector | T ms | recall | precision | culprit | dur err med / p95 ms |",
@@ -554,7 +640,20 @@ def accuracy_tables(runs):
             k[0], k[1], k[2], f2(m["recall"]), m["found"], m["truth_due"], f2(m["precision"]), m["real"],
             m["reported"], f2(m["culprit"]), m["named"], m["matched"],
             f2(statistics.median(errs) if errs else None, 1), f2(pctl(errs, 95), 1)))
-    return head + [""] + lines, rows
+    # Why aelm fell short, per target and threshold.
+    why = ["### aelm's errors by cause (all versions pooled)", "",
+           "| target | detector | T ms | missed: merged / split / short / none | misnamed: merged / short block / other | fragments | invented |",
+           "|---|---|---|---|---|---|---|"]
+    for k in keys:
+        if not k[1].startswith("aelm"):
+            continue
+        cases = [c for run, thr, s in rows if (run["target"], run["detector"], thr) == k for c in s["cases"]]
+        cnt = lambda kind, w=None: sum(1 for c in cases if c["kind"] == kind and (w is None or c["why"] == w))
+        why.append("| %s | %s | %d | %d / %d / %d / %d | %d / %d / %d | %d | %d |" % (
+            k[0], k[1], k[2], cnt("missed", "merged"), cnt("missed", "split"), cnt("missed", "short"),
+            cnt("missed", "none"), cnt("misnamed", "merged"), cnt("misnamed", "short"), cnt("misnamed", "other"),
+            cnt("fragment"), cnt("invented")))
+    return head + [""] + why + [""] + lines, rows
 
 
 def pair_errors(run, thr):
@@ -572,27 +671,39 @@ def pair_errors(run, thr):
 
 
 def short_truth(t):
-    keys = ("function", "file", "line", "ms", "start", "end", "tid", "callee_file")
-    return {k: t[k] for k in keys if k in t}
+    keys = ("function", "line", "ms", "start", "end", "tid", "file")
+    return {k: (round(t[k], 4) if k in ("start", "end") else t[k]) for k in keys if k in t}
+
+
+def short_aelm(r, full=False):
+    if full:
+        return r["line"]
+    l = r["line"]
+    keep = ("time", "duration_ms", "samples", "callback", "culprit", "callee", "hot")
+    out = {k: l[k] for k in keep if k in l}
+    if "culprit" in out:
+        out["culprit"] = {k: out["culprit"].get(k) for k in ("qualname", "file", "line")}
+    return out
 
 
 def analysis(rows, thr=20):
-    out = ["# aelm at %d ms: the blocks it got wrong" % thr, ""]
+    out = ["# aelm at %d ms: the blocks it got wrong" % thr, "",
+           "Truth lines are shortened (start/end are epoch seconds, as aelm's `time` is "
+           "the first busy sample); aelm lines keep time, duration, samples, callback, "
+           "culprit, callee and hot. Kinds: see score() in run.py.", ""]
     n = 0
     for run, t_, s in rows:
-        if t_ != thr or run["detector"] != "aelm" or not s["cases"]:
+        if t_ != thr or not run["detector"].startswith("aelm") or not s["cases"]:
             continue
-        out.append("## %s, Python %s" % (run["target"], run["python"]))
+        out.append("## %s, Python %s, %s" % (run["target"], run["python"], run["detector"]))
         out.append("")
-        for kind, t, r in s["cases"]:
+        for c in s["cases"]:
             n += 1
-            out.append("- **%s**" % kind)
-            if isinstance(t, list):
-                out.append("  - truth: " + json.dumps([short_truth(x) for x in t]))
-            elif t is not None:
-                out.append("  - truth: " + json.dumps(short_truth(t)))
-            if r is not None:
-                out.append("  - aelm:  " + json.dumps(r["line"]))
+            out.append("- **%s**%s" % (c["kind"], (" (%s)" % c["why"]) if c["why"] else ""))
+            for t in c["truth"]:
+                out.append("  - truth: `%s`" % json.dumps(short_truth(t)))
+            for r in c["aelm"]:
+                out.append("  - aelm:  `%s`" % json.dumps(short_aelm(r)))
         out.append("")
     if n == 0:
         out.append("No missed, invented, misnamed or merged block.")
@@ -601,24 +712,65 @@ def analysis(rows, thr=20):
 
 # ---------------------------------------------------------------- main
 
+def load_runs(path):
+    runs = json.load(open(path))
+    for run in runs:
+        det = run["detector"]
+        run["reports"] = {int(t): [aelm_report(l) if det.startswith("aelm") else peer_report(l) for l in ls]
+                          for t, ls in run["reports"].items()}
+        if "aelm_end" in run:
+            run["aelm_end"] = {int(t): e for t, e in run["aelm_end"].items()}
+    return runs
+
+
+def rescore(d):
+    runs = load_runs(os.path.join(d, "raw", "runs.json"))
+    tables, rows = accuracy_tables(runs)
+    with open(os.path.join(d, "analysis.md"), "w") as f:
+        f.write("\n".join(analysis(rows)) + "\n")
+    sys.stdout.write("\n".join(tables) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer requests, versions and rounds")
     ap.add_argument("--versions", help="accuracy: Python minors (default 3.11,3.12,3.13,3.14; quick 3.11,3.14)")
     ap.add_argument("--slowdown-versions", help="default 3.11,3.14,3.15")
     ap.add_argument("--skip", default="", help="comma list: accuracy, slowdown")
-    ap.add_argument("--requests", type=int, help="requests per accuracy run (default 110; quick 66)")
+    ap.add_argument("--requests", type=int, help="requests per accuracy run (default 96; quick 66)")
     ap.add_argument("--rounds", type=int, help="slowdown rounds (default 5; quick 3)")
     ap.add_argument("--targets", help="accuracy: comma list of " + ",".join(TARGETS))
-    ap.add_argument("--detectors", help="accuracy: comma list of aelm,setprofile,debug")
+    ap.add_argument("--detectors", help="accuracy: comma list of aelm,aelm-rt,setprofile,debug")
+    ap.add_argument("--concurrent", action="store_true",
+                    help="accuracy: the three aelm (10/20/50 ms) attached at once, one run, "
+                         "instead of one run per threshold")
+    ap.add_argument("--rt-versions", help="accuracy of aelm-rt (aelm under chrt -f 10): Python minors "
+                    "(default: the --versions; 'none' to skip)")
+    ap.add_argument("--rt-thresholds", help="aelm-rt thresholds (default 20)")
+    ap.add_argument("--peer-versions", help="accuracy of the in-process peers: Python minors (default 3.11,3.14)")
+    ap.add_argument("--rescore", metavar="DIR", help="only re-make the accuracy tables from DIR/raw/runs.json")
+    ap.add_argument("--aelm", help="use this aelm binary instead of building one")
     ap.add_argument("--out", help="results dir (default ~/.cache/aelm/bench-results/TIME)")
     args = ap.parse_args()
+    if args.rescore:
+        return rescore(args.rescore)
     quick = args.quick
-    versions = (args.versions or ("3.11,3.14" if quick else "3.11,3.12,3.13,3.14")).split(",")
-    sversions = (args.slowdown_versions or "3.11,3.14,3.15").split(",")
-    n_requests = args.requests or (66 if quick else 110)
-    rounds = args.rounds or (3 if quick else 5)
     skip = set(x for x in args.skip.split(",") if x)
+    def minors(arg, default):
+        # "none" (or anything not 3.N) selects nothing.
+        return [x for x in (default if arg is None else arg).split(",") if re.match(r"^3\.\d+$", x)]
+    versions = minors(args.versions, "3.11,3.14" if quick else "3.11,3.12,3.13,3.14")
+    sversions = minors(args.slowdown_versions, "3.11,3.14,3.15")
+    pversions = minors(args.peer_versions, "3.11,3.14")
+    rversions = minors(args.rt_versions, ",".join(versions))
+    rt_thresholds = [int(x) for x in (args.rt_thresholds or "20").split(",") if x]
+    if "slowdown" in skip:
+        sversions = []
+    if "accuracy" in skip:
+        versions = pversions = rversions = []
+    heavy_rounds = 1 if quick else 2
+    n_requests = args.requests or (66 if quick else 96)
+    rounds = args.rounds or (3 if quick else 5)
     out_dir = args.out or os.path.join(CACHE, "bench-results", time.strftime("%Y%m%d-%H%M%S"))
     raw = os.path.join(out_dir, "raw")
     os.makedirs(raw, exist_ok=True)
@@ -626,10 +778,11 @@ def main():
     log("results go to %s" % out_dir)
 
     pythons = provision()
-    aelm_version = build()
+    global AELM
+    AELM, aelm_version, commit = build(args.aelm, out_dir)
     pyspy, pyspy_version = py_spy()
     sites = {}
-    for v in sorted(set(versions) | set(sversions), key=lambda s: int(s.split(".")[1])):
+    for v in sorted(set(versions) | set(sversions) | set(pversions), key=lambda s: int(s.split(".")[1])):
         if v not in pythons:
             log("%s: not provisioned, skipped" % v)
             continue
@@ -638,6 +791,7 @@ def main():
 
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": quick, "aelm": aelm_version,
+        "commit": commit,
         "py-spy": pyspy_version, "cpus": os.cpu_count(), "uname": " ".join(os.uname()),
         "pythons": {v: pythons[v]["version"] for v in sites}, "requests": n_requests, "rounds": rounds,
         "loadavg_start": loadavg(),
@@ -660,7 +814,7 @@ def main():
     report = ["# aelm benchmark results", "",
               "- date: %s; mode: %s; machine: %s CPUs, %s; load average at start %s" % (
                   meta["date"], "quick" if quick else "full", meta["cpus"], meta.get("cpu", "?"), meta["loadavg_start"]),
-              "- %s; py-spy %s; Pythons %s" % (aelm_version, pyspy_version,
+              "- %s (%s); %s; Pythons %s" % (aelm_version, commit, pyspy_version,
                                                ", ".join(meta["pythons"].values())),
               "- packages: " + "; ".join("%s: %s" % (v, ", ".join("%s %s" % kv for kv in sorted(p.items())))
                                          for v, p in pkgs.items()),
@@ -669,8 +823,13 @@ def main():
 
     # ------------------------------------------------------------ accuracy
     runs = []
+    rt_ok = shutil.which("chrt") is not None and subprocess.run(
+        ["chrt", "-f", "10", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    if rversions and not rt_ok:
+        log("chrt -f 10 is not permitted here (needs root or CAP_SYS_NICE): no aelm-rt runs")
     if "accuracy" not in skip:
-        for v in versions:
+        acc_versions = sorted(set(versions) | set(pversions), key=lambda x: int(x.split(".")[1]))
+        for v in acc_versions:
             if v not in sites:
                 continue
             d, mods = sites[v]
@@ -680,22 +839,31 @@ def main():
                 if not all(m in mods for m in needs):
                     log("%s %s: needs %s, skipped" % (name, v, needs))
                     continue
-                dets = ["aelm", "setprofile", "debug"]
-                if "asyncio_event_loop_monitor" not in mods:
+                dets = ((["aelm"] if v in versions else []) + (["aelm-rt"] if v in rversions and rt_ok else []) +
+                        (["setprofile", "debug"] if v in pversions else []))
+                if "asyncio_event_loop_monitor" not in mods and "setprofile" in dets:
                     dets.remove("setprofile")
                 if args.detectors:
                     dets = [x for x in dets if x in args.detectors.split(",")]
                 for det in dets:
-                    log("accuracy: %s on %s under %s (load %s)" % (name, v, det, loadavg()))
-                    try:
-                        run = run_target(name, v, pythons[v], d, det, raw, n_requests, seed=1)
-                    except Exception as exc:  # noqa: BLE001
-                        log("  failed: %s" % exc)
-                        continue
-                    runs.append(run)
-                    s = score(run, 20)
-                    log("  truth %d blocks; at 20 ms recall %s precision %s culprit %s" % (
-                        len(run["truth"]), f2(s["recall"]), f2(s["precision"]), f2(s["culprit"])))
+                    groups = [THRESHOLDS]
+                    if det == "aelm" and not args.concurrent:
+                        groups = [(t,) for t in THRESHOLDS]
+                    elif det == "aelm-rt":
+                        groups = [(t,) for t in rt_thresholds]
+                    for thrs in groups:
+                        log("accuracy: %s on %s under %s%s (load %s)" % (
+                            name, v, det, "" if not det.startswith("aelm") else " " + ",".join(map(str, thrs)), loadavg()))
+                        try:
+                            run = run_target(name, v, pythons[v], d, det, raw, n_requests, seed=1, thresholds=thrs)
+                        except Exception as exc:  # noqa: BLE001
+                            log("  failed: %s" % exc)
+                            continue
+                        runs.append(run)
+                        log("  truth %d blocks; %s" % (len(run["truth"]), "; ".join(
+                            "%d ms: recall %s precision %s culprit %s" % (
+                                t, f2(sc["recall"]), f2(sc["precision"]), f2(sc["culprit"]))
+                            for t, sc in ((t, score(run, t)) for t in sorted(run["reports"])))))
         tables, rows = accuracy_tables(runs)
         report += ["## Accuracy", ""] + tables + [""]
         results["accuracy"] = [
@@ -712,8 +880,8 @@ def main():
     # ------------------------------------------------------------ slowdown
     if "slowdown" not in skip:
         sd_rows = ["## Slowdown of call_heavy.py (median elapsed / unmonitored median, same run)", "",
-                   "| python | detector | runs | median s | slowdown | samples (median) |",
-                   "|---|---|---|---|---|---|"]
+                   "| python | detector | runs | median s | slowdown | CPU s (median) | CPU ratio | samples (median) |",
+                   "|---|---|---|---|---|---|---|---|"]
         results["slowdown"] = []
         for v in sversions:
             if v not in sites:
@@ -721,8 +889,9 @@ def main():
             d, mods = sites[v]
             py = pythons[v]
             # Size the work to ~0.5 s unmonitored on this interpreter.
-            probe, _ = slowdown_once("none", py, d, raw, 40, pyspy, "probe-%s" % v)
-            work_rounds = max(20, int(40 * 0.5 / max(probe, 1e-3)))
+            probe = min(slowdown_once("none", py, d, raw, 20, pyspy, "probe-%s-%d" % (v, i))[0]
+                        for i in range(3))
+            work_rounds = max(20, int(20 * 0.5 / max(probe, 1e-3)))
             modes = ["none", "aelm-1k", "aelm-10k"]
             if pyspy:
                 modes += ["py-spy-blocking", "py-spy-nonblocking"]
@@ -733,10 +902,10 @@ def main():
             times = {m: [] for m in modes + heavy}
             infos = {m: [] for m in modes + heavy}
             log("slowdown on %s: %d rounds of work, %d rounds of %s (+ %s x %d) (load %s)" % (
-                v, work_rounds, rounds, ",".join(modes), ",".join(heavy), min(rounds, 3 if not quick else 2), loadavg()))
+                v, work_rounds, rounds, ",".join(modes), ",".join(heavy), min(rounds, heavy_rounds), loadavg()))
             for r in range(rounds):
                 order = modes[r % len(modes):] + modes[:r % len(modes)]
-                if r < (2 if quick else 3):
+                if r < heavy_rounds:
                     order = order + heavy
                 for m in order:
                     tag = "slow-%s-%s-%d" % (v, m, r)
@@ -748,17 +917,22 @@ def main():
                     times[m].append(el)
                     infos[m].append(info)
             base = statistics.median(times["none"]) if times["none"] else None
+            cpus0 = [i.get("cpu_s") for i in infos["none"] if i.get("cpu_s") is not None]
+            cbase = statistics.median(cpus0) if cpus0 else None
             for m in modes + heavy:
                 if not times[m]:
                     continue
                 med = statistics.median(times[m])
                 samples = [i.get("samples") for i in infos[m] if i.get("samples") is not None]
+                cpus = [i.get("cpu_s") for i in infos[m] if i.get("cpu_s") is not None]
+                cmed = statistics.median(cpus) if cpus else None
                 ratio = med / base if base else None
                 results["slowdown"].append({"python": py["version"], "mode": m, "times": times[m],
                                             "median": med, "ratio": ratio, "infos": infos[m],
-                                            "work_rounds": work_rounds})
-                sd_rows.append("| %s | %s | %d | %.3f | %s | %s |" % (
-                    py["version"], m, len(times[m]), med, f2(ratio, 3),
+                                            "work_rounds": work_rounds, "cpu_median": cmed})
+                sd_rows.append("| %s | %s | %d | %.3f | %s | %s | %s | %s |" % (
+                    py["version"], m, len(times[m]), med, f2(ratio, 3), f2(cmed, 3),
+                    f2(cmed / cbase if (cmed and cbase) else None, 3),
                     int(statistics.median(samples)) if samples else "-"))
             log("  %s" % ", ".join("%s %s" % (x["mode"], f2(x["ratio"], 3)) for x in results["slowdown"]
                                     if x["python"] == py["version"]))

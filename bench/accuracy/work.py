@@ -84,23 +84,25 @@ _BIG = b""
 
 
 def _text(n):
-    """n bytes of text-like data that zlib level 9 works hard on (deterministic)."""
+    """n bytes of text-like data that zlib level 9 works hard on (deterministic).
+
+    One 1 MiB block of random words, repeated: zlib's window is 32 KiB, so a
+    repeat 1 MiB back is as much work as fresh text, and it is quick to make.
+    """
     rnd = random.Random(1234)
     words = [bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 9)))
              for _ in range(4000)]
-    out = b" ".join(rnd.choices(words, k=n // 4 + 16))
-    while len(out) < n:
-        out += out
-    return out[:n]
+    block = b" ".join(rnd.choices(words, k=(1 << 20) // 4))[:1 << 20]
+    return (block * (n // len(block) + 1))[:n]
 
 
 def zlib_slice(chunks):
-    """The first ``chunks`` x 16 KiB of one long deterministic text."""
+    """The first ``chunks`` x 16 KiB of one long deterministic text (a view, no copy)."""
     global _BIG
     need = max(1, int(chunks)) * _CHUNK
     if len(_BIG) < need:
         _BIG = _text(max(need, 2 * len(_BIG)))
-    return _BIG[:need]
+    return memoryview(_BIG)[:need]
 
 
 @truth.culprit
@@ -176,7 +178,7 @@ def setup():
     UNITS["zlib"] = truth.calibrate(lambda n: compress_payload(zlib_slice(n), record=False), target, n=1) / 40.0
     UNITS["sqlite"] = truth.calibrate(lambda n: count_orders(n, record=False), target, n=10000) / 40.0
     UNITS["hash"] = truth.calibrate(_hash_work, target, n=1000) / 40.0
-    zlib_slice(UNITS["zlib"] * 1000)  # the text for blocks up to 1 s, made now, not mid-request
+    zlib_slice(UNITS["zlib"] * 1000)  # text for blocks up to 1 s, made now, not mid-request
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="slow-upstream", daemon=True).start()
