@@ -105,6 +105,9 @@ pub struct RootId {
     pub code: u64,
     pub frame: u64,
     pub handle: u64,
+    /// The thread's context version (`PyThreadState.context_ver`): asyncio
+    /// and uvloop run every callback through `Context.run`, which bumps it.
+    pub context: u64,
 }
 
 /// Where in `asyncio/` a file is, if it is asyncio's own.
@@ -288,6 +291,7 @@ fn callback_inward_of(frames: &[Frame], outer: usize) -> View {
                 code: f.code.id,
                 frame: f.addr,
                 handle,
+                context: 0,
             },
         };
     }
@@ -553,7 +557,13 @@ impl Detector {
             let track = self.tracks.entry(ts.tid).or_default();
             let view = classify(frames, &mut track.learned, forced);
             let (root, id) = match view {
-                View::Callback { root, id } => (root, id),
+                View::Callback { root, id } => (
+                    root,
+                    RootId {
+                        context: ts.context,
+                        ..id
+                    },
+                ),
                 _ => {
                     if let Some(run) = track.run.take() {
                         out.extend(self.close(ts.tid, run, false));

@@ -105,6 +105,7 @@ fn seq(stacks: Vec<Vec<Frame>>) -> Vec<Sample> {
             threads: vec![ThreadSample {
                 tid: 7,
                 stack: Ok(s),
+                context: 0,
             }],
         })
         .collect()
@@ -401,14 +402,17 @@ fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
                 ThreadSample {
                     tid: 1,
                     stack: Ok(busy.clone()),
+                    context: 0,
                 },
                 ThreadSample {
                     tid: 2,
                     stack: Ok(vec![fr(&worker, 1)]),
+                    context: 0,
                 },
                 ThreadSample {
                     tid: 3,
                     stack: Ok(busy.clone()),
+                    context: 0,
                 },
             ],
         })
@@ -432,6 +436,7 @@ fn a_gap_in_observation_ends_the_block() {
             threads: vec![ThreadSample {
                 tid: 7,
                 stack: Ok(busy.clone()),
+                context: 0,
             }],
         });
     }
@@ -497,6 +502,7 @@ fn a_long_block_survives_a_short_hole_in_observation() {
             threads: vec![ThreadSample {
                 tid: 7,
                 stack: Ok(busy.clone()),
+                context: 0,
             }],
         });
     }
@@ -508,4 +514,25 @@ fn a_long_block_survives_a_short_hole_in_observation() {
         .collect();
     assert_eq!(ended.len(), 1, "{blocks:?}");
     assert_eq!(ended[0].duration, Duration::from_millis(735));
+}
+
+#[test]
+fn a_new_context_version_is_a_new_callback() {
+    // A loop in C (no handle to see); the next request's coroutine reuses the
+    // same memory, but Context.run bumped the thread's context version.
+    let f = |id, q: &str, m: &str| code(id, q, &format!("{LIB}/{m}"), false);
+    let runner = [
+        fr(&f(6, "Runner.run", "asyncio/runners.py"), 118),
+        fr(&code(8, "<module>", APP, false), 50),
+    ];
+    let h = code(10, "handler", APP, true);
+    let mut busy = vec![fr(&h, 42)];
+    busy.extend(runner.iter().cloned());
+    let mut samples = seq(vec![busy; 8]);
+    for (i, s) in samples.iter_mut().enumerate() {
+        s.threads[0].context = if i < 4 { 100 } else { 102 };
+    }
+    let (blocks, _) = detect(cfg(), &samples);
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert_eq!(blocks[0].samples, 4);
 }

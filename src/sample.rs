@@ -76,6 +76,10 @@ pub struct ThreadSample {
     /// Native (kernel) thread id.
     pub tid: u64,
     pub stack: Result<Vec<Frame>, SampleError>,
+    /// The thread's `PyThreadState.context_ver` when the reader sees it (0
+    /// otherwise): bumped by every `Context.run`, so it differs between two
+    /// asyncio callbacks even when their frames and handles reuse memory.
+    pub context: u64,
 }
 
 /// One tick of the sampler.

@@ -191,11 +191,17 @@ struct Sampler {
     stop: Receiver<()>,
     /// Watched loop threads by tid.
     threads: BTreeMap<u64, ThreadInfo>,
-    exe: Option<std::path::PathBuf>,
+    exe: Option<(std::path::PathBuf, Vec<u8>)>,
 }
 
-fn exe_of(pid: i32) -> Option<std::path::PathBuf> {
-    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+/// The program image a process runs: its executable, and its auxiliary
+/// vector (/proc/PID/auxv: addresses that ASLR draws anew at every exec),
+/// so that an exec of the same binary (`os.execv(sys.executable, ...)`)
+/// shows too.
+fn exe_of(pid: i32) -> Option<(std::path::PathBuf, Vec<u8>)> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let auxv = std::fs::read(format!("/proc/{pid}/auxv")).unwrap_or_default();
+    Some((exe, auxv))
 }
 
 impl Sampler {
@@ -205,13 +211,23 @@ impl Sampler {
             return Some(EndReason::TargetExited);
         }
         match (&self.exe, exe_of(self.cfg.pid)) {
-            (Some(before), Some(now)) if *before != now => Some(EndReason::TargetExec),
+            (Some((exe0, aux0)), Some((exe1, aux1)))
+                if *exe0 != exe1 || (!aux0.is_empty() && !aux1.is_empty() && *aux0 != aux1) =>
+            {
+                Some(EndReason::TargetExec)
+            }
             _ => None,
         }
     }
 
     /// Rescans every thread; returns true when the watched set changed.
     fn rescan(&mut self) -> Result<bool, EndReason> {
+        // Also when reads still succeed: after an exec of a non-PIE python
+        // (static `_PyRuntime`, main thread state inside it) the old
+        // addresses hold the new program's interpreter.
+        if let Some(r) = self.target_gone() {
+            return Err(r);
+        }
         let scanned = match self.source.scan() {
             Ok(s) => s,
             Err(e) => {
@@ -343,6 +359,7 @@ impl Sampler {
                         .map(|&tid| ThreadSample {
                             tid,
                             stack: Err(SampleError::Torn),
+                            context: 0,
                         })
                         .collect()
                 }

@@ -85,6 +85,8 @@ int main(void) {
     VAL(ts_next, offsetof(PyThreadState, next), "cpython/pystate.h");
     VAL(ts_interp, offsetof(PyThreadState, interp), "cpython/pystate.h");
     VAL(ts_thread_id, offsetof(PyThreadState, thread_id), "cpython/pystate.h");
+    /* bumped by every Context.run enter/exit: asyncio runs each callback in one */
+    VAL(ts_context_ver, offsetof(PyThreadState, context_ver), "cpython/pystate.h");
 #if PY_VERSION_HEX < 0x030b0000
     SOME(ts_frame, offsetof(PyThreadState, frame), "cpython/pystate.h");
     NONE(ts_native_thread_id, "absent before 3.11");

@@ -15,7 +15,7 @@
 //!    highlights its blocks and shows its flame graph;
 //! 3. **flame graphs** of the blocked stacks weighted by blocked time, drawn
 //!    by the `inferno` crate: one of all blocks and one for each of the
-//!    [`FLAME_TOP`] culprits with the most blocked time;
+//!    20 culprits with the most blocked time;
 //! 4. the run's **facts**: targets (pid, Python, command line), threshold,
 //!    rate, samples, failed samples, time covered.
 //!
@@ -34,21 +34,23 @@ use std::io::{self, BufRead};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// Culprits (by total blocked time) that get a flame graph of their own,
 /// besides the one of all blocks.
-pub const FLAME_TOP: usize = 20;
+const FLAME_TOP: usize = 20;
 /// Blocks whose bars the page carries. Beyond this, the shortest blocks are
 /// left out of the timeline (and the page says so); the tables and flame
 /// graphs still count every block.
-pub const MAX_DRAWN: usize = 250_000;
+const MAX_DRAWN: usize = 250_000;
 /// Bytes of stacks (frames and files) the page carries for the timeline's
 /// tooltips, heaviest stacks first; blocks beyond it show no stack (the page
 /// says so; the flame graphs still have every stack).
-pub const STACK_BUDGET: usize = 6_000_000;
+const STACK_BUDGET: usize = 6_000_000;
 /// Rows of the culprits table the page carries (the rest are summed up).
-pub const MAX_CULPRIT_ROWS: usize = 2_000;
+const MAX_CULPRIT_ROWS: usize = 2_000;
 /// Skipped lines named on the page and on stderr as examples.
 const SKIP_EXAMPLES: usize = 5;
 
@@ -99,7 +101,7 @@ pub fn report_files(inputs: &[String], out: &Path) -> Result<ReportStats> {
 /// are added to the page's skipped count.
 pub fn report_lines(lines: &[Value], skipped: u64, out: &Path) -> Result<ReportStats> {
     let mut b = Builder::default();
-    b.begin_source("this session");
+    b.begin_source("this aelm session");
     for v in lines {
         b.lines += 1;
         b.line_no += 1;
@@ -141,8 +143,53 @@ impl<K: Hash + Eq + Clone> Interner<K> {
     }
 }
 
-/// A frame: qualname, file, line.
-type FrameKey = (String, String, i64);
+/// A frame: qualname, file (ids of interned strings), line.
+type FrameKey = (u32, u32, i64);
+
+/// A frame as a line has it.
+#[derive(Debug, Deserialize)]
+struct FrameIn<'a> {
+    #[serde(borrow)]
+    qualname: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    file: Option<Cow<'a, str>>,
+    line: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CulpritIn<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    file: Option<Cow<'a, str>>,
+    line: Option<i64>,
+}
+
+/// What the report takes from a line, `block` lines whole (read without
+/// building a `Value`, the common case made fast); fields it does not use
+/// are not read.
+#[derive(Debug, Deserialize)]
+struct LineIn<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+    pid: Option<i64>,
+    tid: Option<i64>,
+    #[serde(borrow)]
+    thread: Option<Cow<'a, str>>,
+    duration_ms: Option<f64>,
+    samples: Option<u64>,
+    #[serde(borrow)]
+    state: Option<Cow<'a, str>>,
+    truncated: Option<bool>,
+    #[serde(borrow)]
+    culprit: Option<CulpritIn<'a>>,
+    #[serde(borrow)]
+    callee: Option<FrameIn<'a>>,
+    #[serde(borrow, default)]
+    stack: Option<Vec<FrameIn<'a>>>,
+}
 
 const NONE: u32 = u32::MAX;
 const FLAG_ONGOING: u8 = 1;
@@ -196,9 +243,10 @@ struct Builder {
     current: HashMap<(usize, i64), usize>,
     lanes: Vec<Lane>,
     lane_by: HashMap<(usize, i64), u32>,
+    strs: Interner<String>,
     frames: Interner<FrameKey>,
     stacks: Interner<Vec<u32>>,
-    culprits: Interner<(String, String)>,
+    culprits: Interner<(u32, u32)>,
     blocks: Vec<Blk>,
     /// (lane, start) of ongoing blocks not yet ended -> index in `blocks`.
     ongoing: HashMap<(u32, i64), usize>,
@@ -223,6 +271,14 @@ impl Builder {
                 continue;
             }
             self.lines += 1;
+            if let Ok(l) = serde_json::from_slice::<LineIn>(&buf)
+                && l.ty.as_deref() == Some("block")
+            {
+                if !self.add_block(&l) {
+                    self.skip();
+                }
+                continue;
+            }
             let v = serde_json::from_slice::<Value>(&buf).ok().or_else(|| {
                 // A prefix before the object: a log pipeline's timestamp.
                 let i = buf.iter().position(|&c| c == b'{')?;
@@ -249,7 +305,7 @@ impl Builder {
     fn add_value(&mut self, v: &Value) {
         let ok = match v.get("type").and_then(Value::as_str) {
             Some("start") => self.add_start(v),
-            Some("block") => self.add_block(v),
+            Some("block") => LineIn::deserialize(v).is_ok_and(|l| self.add_block(&l)),
             Some("end") => self.add_end(v),
             _ => false,
         };
@@ -315,6 +371,9 @@ impl Builder {
     }
 
     fn add_end(&mut self, v: &Value) -> bool {
+        if v.get("reason").is_none() && v.get("samples").is_none() {
+            return false;
+        }
         let pid = v.get("pid").and_then(Value::as_i64);
         let t = match pid {
             Some(pid) => match self.current.get(&(self.source, pid)) {
@@ -340,66 +399,72 @@ impl Builder {
         true
     }
 
-    fn frame(&mut self, f: &Value) -> Option<u32> {
-        let qualname = f.get("qualname").and_then(Value::as_str)?;
-        let file = f.get("file").and_then(Value::as_str).unwrap_or("");
-        let line = f.get("line").and_then(Value::as_i64).unwrap_or(0);
-        Some(
-            self.frames
-                .id((qualname.to_string(), file.to_string(), line)),
-        )
+    fn str_id(&mut self, s: &str) -> u32 {
+        match self.strs.map.get(s) {
+            Some(&i) => i,
+            None => self.strs.id(s.to_string()),
+        }
     }
 
-    fn add_block(&mut self, v: &Value) -> bool {
-        let time = v.get("time").and_then(Value::as_str).and_then(|s| {
+    fn frame(&mut self, f: &FrameIn) -> Option<u32> {
+        let q = self.str_id(f.qualname.as_deref()?);
+        let file = self.str_id(f.file.as_deref().unwrap_or(""));
+        Some(self.frames.id((q, file, f.line.unwrap_or(0))))
+    }
+
+    fn add_block(&mut self, v: &LineIn) -> bool {
+        let time = v.time.as_deref().and_then(|s| {
             let t = humantime::parse_rfc3339_weak(s).ok()?;
             let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
             i64::try_from(d.as_micros()).ok()
         });
-        let pid = v.get("pid").and_then(Value::as_i64);
-        let tid = v.get("tid").and_then(Value::as_i64);
-        let dur = v
-            .get("duration_ms")
-            .and_then(Value::as_f64)
-            .filter(|d| d.is_finite() && *d >= 0.0);
-        let culprit = v.get("culprit");
-        let name = culprit.and_then(|c| c.get("name")).and_then(Value::as_str);
+        // Up to 30 years: anything longer is a broken line.
+        let dur = v.duration_ms.filter(|d| (0.0..1e12).contains(d));
+        let name = v.culprit.as_ref().and_then(|c| c.name.as_deref());
         let (Some(start_us), Some(pid), Some(tid), Some(dur_ms), Some(name)) =
-            (time, pid, tid, dur, name)
+            (time, v.pid, v.tid, dur, name)
         else {
             return false;
         };
-        let c = culprit.expect("culprit has a name");
-        let file = c.get("file").and_then(Value::as_str).unwrap_or("");
-        let line = c.get("line").and_then(Value::as_i64).unwrap_or(0);
-        let ongoing = v.get("state").and_then(Value::as_str) == Some("ongoing");
-        let truncated = v.get("truncated").and_then(Value::as_bool) == Some(true);
+        let c = v.culprit.as_ref().expect("culprit has a name");
+        let file = c.file.as_deref().unwrap_or("");
+        let line = c.line.unwrap_or(0);
+        let ongoing = v.state.as_deref() == Some("ongoing");
+        let truncated = v.truncated == Some(true);
 
         let t = match self.current.get(&(self.source, pid)) {
             Some(&t) if self.targets[t].end.is_none() => t,
             _ => self.new_target(pid),
         };
-        let thread = v.get("thread").and_then(Value::as_str);
-        let lane = self.lane(t, tid, thread);
-        let culprit = self.culprits.id((name.to_string(), file.to_string()));
+        let lane = self.lane(t, tid, v.thread.as_deref());
+        let culprit = (self.str_id(name), self.str_id(file));
+        let culprit = self.culprits.id(culprit);
         let stack: Vec<u32> = v
-            .get("stack")
-            .and_then(Value::as_array)
-            .map(|s| s.iter().filter_map(|f| self.frame(f)).collect())
-            .unwrap_or_default();
+            .stack
+            .iter()
+            .flatten()
+            .filter_map(|f| self.frame(f))
+            .collect();
         let stack = if stack.is_empty() {
             NONE
         } else {
-            self.stacks.id(stack)
+            match self.stacks.map.get(&stack[..]) {
+                Some(&i) => i,
+                None => self.stacks.id(stack),
+            }
         };
-        let callee = v.get("callee").and_then(|f| self.frame(f)).unwrap_or(NONE);
+        let callee = v
+            .callee
+            .as_ref()
+            .and_then(|f| self.frame(f))
+            .unwrap_or(NONE);
         let blk = Blk {
             lane,
             start_us,
             dur_ms,
             culprit,
             line,
-            samples: v.get("samples").and_then(Value::as_u64).unwrap_or(0),
+            samples: v.samples.unwrap_or(0),
             stack,
             callee,
             flags: if ongoing { FLAG_ONGOING } else { 0 }
@@ -430,6 +495,25 @@ impl Builder {
             }
         }
         true
+    }
+
+    /// A frame's qualname, file and line.
+    fn frame_of(&self, f: u32) -> (&str, &str, i64) {
+        let (q, file, line) = self.frames.list[f as usize];
+        (
+            &self.strs.list[q as usize],
+            &self.strs.list[file as usize],
+            line,
+        )
+    }
+
+    /// A culprit's name and file.
+    fn culprit_of(&self, c: usize) -> (&str, &str) {
+        let (name, file) = self.culprits.list[c];
+        (
+            &self.strs.list[name as usize],
+            &self.strs.list[file as usize],
+        )
     }
 
     // -----------------------------------------------------------------------
@@ -535,7 +619,7 @@ impl Builder {
         rank.sort_by(|&a, &b| {
             totals[b]
                 .total_cmp(&totals[a])
-                .then_with(|| self.culprits.list[a].cmp(&self.culprits.list[b]))
+                .then_with(|| self.culprit_of(a).cmp(&self.culprit_of(b)))
         });
         let mut rank_of = vec![0u32; nc];
         for (r, &c) in rank.iter().enumerate() {
@@ -550,7 +634,7 @@ impl Builder {
             flames.push(json!({"title": "All culprits", "culprit": Value::Null,
                                "svg": f.svg, "height": f.height}));
             for &c in rank.iter().take(FLAME_TOP) {
-                let name = &self.culprits.list[c].0;
+                let name = self.culprit_of(c).0;
                 let folded = self.folded(Some(c as u32));
                 if let Some(f) = flame::render(&format!("Blocked stacks: {name}"), &folded) {
                     flame_of.insert(c, flames.len());
@@ -567,7 +651,7 @@ impl Builder {
             }
             let mut d = std::mem::take(&mut durs[c]);
             d.sort_by(f64::total_cmp);
-            let (name, file) = &self.culprits.list[c];
+            let (name, file) = self.culprit_of(c);
             culprit_rows.push(json!({
                 "name": name, "file": file, "lines": lines[c],
                 "code": code(r), "n": d.len(), "ongoing": ongoing_n[c],
@@ -668,8 +752,12 @@ impl Builder {
         let culprits_more: Vec<Value> = rest
             .iter()
             .map(|&c| {
-                let (name, file) = &self.culprits.list[c];
-                json!([name, tables.file(file)])
+                // The file only where the page has it already.
+                let (name, file) = self.culprit_of(c);
+                match tables.files.map.get(file) {
+                    Some(&f) => json!([name, f]),
+                    None => json!([name, -1]),
+                }
             })
             .collect();
 
@@ -777,9 +865,9 @@ impl Builder {
         } else {
             format!("{} inputs", self.sources.len())
         };
-        let _ = write!(
+        let _ = writeln!(
             summary,
-            "<p id=\"input\" data-lines=\"{}\" data-skipped=\"{}\">Read {} {} from {files}. <span class=\"{}\" id=\"skipped\"><strong>{} {} skipped</strong>{}</span></p>\n",
+            "<p id=\"input\" data-lines=\"{}\" data-skipped=\"{}\">Read {} {} from {files}. <span class=\"{}\" id=\"skipped\"><strong>{} {} skipped</strong>{}</span></p>",
             self.lines,
             self.skipped,
             self.lines,
@@ -842,8 +930,8 @@ impl Builder {
             }
         }
         let label = |f: u32| {
-            let (q, file, line) = &self.frames.list[f as usize];
-            flame::label(q, file, *line)
+            let (q, file, line) = self.frame_of(f);
+            flame::label(q, file, line)
         };
         let mut out: Vec<(String, u64)> = by_stack
             .into_iter()
@@ -859,7 +947,7 @@ impl Builder {
             })
             .collect();
         for (c, us) in no_stack {
-            let (name, file) = &self.culprits.list[c as usize];
+            let (name, file) = self.culprit_of(c as usize);
             out.push((flame::label(name, file, 0), us));
         }
         out.sort();
@@ -904,7 +992,7 @@ impl Builder {
             (Some(a), Some(b)) => format!(
                 "{} to {} UTC",
                 esc(&utc(a)),
-                esc(&utc(b)).split('T').nth(1).unwrap_or("").to_string()
+                esc(&utc(b)).split('T').nth(1).unwrap_or("")
             ),
             _ => "no blocks".to_string(),
         };
@@ -916,7 +1004,7 @@ impl Builder {
                 esc(&l.join(", "))
             }
         };
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<dl class=\"facts\" id=\"facts\">\
 <dt>Processes</dt><dd>{}</dd>\
@@ -929,7 +1017,7 @@ impl Builder {
 <dt>Time covered</dt><dd>{}{} of loop time{}</dd>\
 <dt>Blocked</dt><dd>{} in {} {}</dd>\
 <dt>Blocks between</dt><dd>{range}</dd>\
-</dl>\n",
+</dl>",
             self.targets.len(),
             self.lanes.len(),
             list(&thresholds),
@@ -1070,9 +1158,9 @@ impl Builder {
                 .filter(|b| self.lanes[b.lane as usize].target == ti)
                 .map(|b| b.dur_ms)
                 .sum();
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<tr><td>{pid}</td><td>{python}</td><td class=\"cmd\"><code>{}</code></td><td>{threads}</td><td>{threshold}</td><td>{rate_s}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{covered}</td><td>{end}</td></tr>\n",
+                "<tr><td>{pid}</td><td>{python}</td><td class=\"cmd\"><code>{}</code></td><td>{threads}</td><td>{threshold}</td><td>{rate_s}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{covered}</td><td>{end}</td></tr>",
                 text(sv("cmdline")),
                 text(ev("samples")),
                 text(ev("failed_samples")),
@@ -1083,9 +1171,9 @@ impl Builder {
         }
         s.push_str("</tbody></table></div>\n");
         if self.targets.len() > MAX_TARGET_ROWS {
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<p class=\"note\">{} more processes are not listed.</p>\n",
+                "<p class=\"note\">{} more processes are not listed.</p>",
                 self.targets.len() - MAX_TARGET_ROWS
             );
         }
@@ -1119,17 +1207,13 @@ impl<'a> Tables<'a> {
         }
     }
 
-    fn file(&mut self, f: &'a str) -> u32 {
-        self.files.id(f)
-    }
-
     /// Bytes a frame would add.
     fn cost(&self, f: u32) -> usize {
         if self.frame_ids.contains_key(&f) {
             return 6;
         }
-        let (q, file, _) = &self.b.frames.list[f as usize];
-        let file_cost = if self.files.map.contains_key(file.as_str()) {
+        let (q, file, _) = self.b.frame_of(f);
+        let file_cost = if self.files.map.contains_key(file) {
             0
         } else {
             file.len() + 4
@@ -1147,8 +1231,8 @@ impl<'a> Tables<'a> {
             return None;
         }
         self.budget -= cost;
-        let (q, file, line) = &self.b.frames.list[f as usize];
-        let file = self.files.id(file.as_str());
+        let (q, file, line) = self.b.frame_of(f);
+        let file = self.files.id(file);
         if self.n_frames > 0 {
             self.frames.push(',');
         }

@@ -152,7 +152,7 @@
     if (stats.merged) {
       note += "; " + stats.single.toLocaleString("en") + " drawn one bar each, " + stats.merged.toLocaleString("en") +
         " merged into " + stats.mergedBars.toLocaleString("en") +
-        " merged bars with a double top edge (blocks closer than 1 px at this zoom; a merged bar's height shows how much of its stretch of time the loop was blocked, its pattern the culprit with the most time in it; zoom in to tell the blocks apart).";
+        " bars with a double top edge (blocks closer than 1 px at this zoom; a merged bar's height shows how much of its stretch of time the loop was blocked, its pattern the culprit with the most time in it; zoom in to tell the blocks apart).";
     } else note += ", one bar each.";
     if (D.hidden) note += " The " + D.hidden.toLocaleString("en") + " shortest of the " + D.blocks.toLocaleString("en") +
       " blocks are not on the timeline (the page carries the longest " + N.toLocaleString("en") + "); the tables and flame graphs count them all.";

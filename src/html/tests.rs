@@ -99,7 +99,8 @@ fn pids_in_different_sources_and_reused_pids_are_different_targets() {
         block(1, 1, "2026-11-25T12:00:00.500000Z", 50.0, "f", "ended"),
         r#"{"type":"end","pid":1,"reason":"target-exited","samples":10,"failed_samples":0,"gaps":0,"blocks":1,"blocked_ms":50.0,"achieved_hz":100.0,"missed_ticks":0}"#.to_string(),
         r#"{"type":"start","pid":1,"python":"3.11.7","threshold_ms":20.0,"interval_us":2000,"loop_threads":[{"tid":1,"name":"MainThread"},{"tid":9,"name":"worker"}]}"#.to_string(),
-        block(1, 9, "2026-11-25T12:00:01.000000Z", 50.0, "g", "ended"),
+        block(1, 9, "2026-11-25T12:00:01.000000Z", 50.0, "g", "ended")
+            .replace("MainThread", "worker"),
     ]
     .join("\n");
     b.read(text.as_bytes()).unwrap();

@@ -140,7 +140,12 @@ impl StackSource for DirectSource {
                 Some(t) => self.reader.stack(t),
                 None => Err(SampleError::Gone),
             };
-            out.push(ThreadSample { tid, stack });
+            let context = self.reader.last_context_ver();
+            out.push(ThreadSample {
+                tid,
+                stack,
+                context,
+            });
         }
         Ok(out)
     }

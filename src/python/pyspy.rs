@@ -114,7 +114,11 @@ impl StackSource for PySpySource {
                     Some(t) => Ok(self.frames(t)),
                     None => Err(SampleError::Gone),
                 };
-                ThreadSample { tid, stack }
+                ThreadSample {
+                    tid,
+                    stack,
+                    context: 0,
+                }
             })
             .collect())
     }

@@ -30,7 +30,7 @@ use walk::{Batch, RawFrame};
 /// Most thread states listed (a longer list is a cycle or garbage).
 pub const MAX_THREADS: usize = 4096;
 /// Most frames in one stack (deeper is a cycle or garbage: the sample fails).
-pub const MAX_DEPTH: usize = 4096;
+pub const MAX_DEPTH: usize = 16384;
 
 /// One Python thread of the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,6 +149,8 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     links: AddrMap<u64, u64>,
     pthread_tid_off: Option<u64>,
     batch: Batch,
+    /// `PyThreadState.context_ver` as of the last `stack()` (0: unknown).
+    context_ver: u64,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -226,9 +228,16 @@ impl<M: Memory> DirectReader<M> {
             links: AddrMap::default(),
             pthread_tid_off: None,
             batch: Batch::default(),
+            context_ver: 0,
             policy: Policy::default(),
             stats: Stats::default(),
         }
+    }
+
+    /// The thread's `context_ver` read with the last [`Self::stack`] call: it
+    /// changes at every `Context.run`, i.e. at every asyncio callback.
+    pub fn last_context_ver(&self) -> u64 {
+        self.context_ver
     }
 
     /// "3.11.7".
@@ -256,7 +265,10 @@ impl<M: Memory> DirectReader<M> {
         let mut ts = u64::from_le_bytes(head);
         let mut seen = HashSet::new();
         let mut out = Vec::new();
-        let lo = l.ts_next.min(l.ts_thread_id);
+        let lo = l
+            .ts_next
+            .min(l.ts_thread_id)
+            .min(l.ts_native_thread_id.unwrap_or(u64::MAX));
         let hi = l
             .ts_next
             .max(l.ts_thread_id)
@@ -268,7 +280,7 @@ impl<M: Memory> DirectReader<M> {
                 bail!("thread state list is longer than {MAX_THREADS} or cyclic");
             }
             self.mem
-                .read(ts + lo, &mut buf)
+                .read(ts.wrapping_add(lo), &mut buf)
                 .with_context(|| format!("reading thread state {ts:#x}"))?;
             let f = |o: u64| rd_u64(&buf, (o - lo) as usize).unwrap_or(0);
             let pthread_id = f(l.ts_thread_id);

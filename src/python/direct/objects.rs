@@ -102,7 +102,7 @@ pub fn read_str<M: Memory + ?Sized>(
         probe[data_off..data_off + nbytes].to_vec()
     } else {
         let mut d = vec![0u8; nbytes];
-        mem.read(addr + data_off as u64, &mut d)?;
+        mem.read(addr.wrapping_add(data_off as u64), &mut d)?;
         d
     };
     let mut s = match width {
@@ -159,7 +159,7 @@ pub fn read_bytes<M: Memory + ?Sized>(
         return Ok(probe[hdr_len..hdr_len + size].to_vec());
     }
     let mut d = vec![0u8; size];
-    mem.read(addr + hdr_len as u64, &mut d)?;
+    mem.read(addr.wrapping_add(hdr_len as u64), &mut d)?;
     Ok(d)
 }
 
@@ -206,7 +206,7 @@ pub fn module_name<M: Memory + ?Sized>(
             } else {
                 8
             };
-            let entries = keys + PRE311_DK_INDICES + size * width;
+            let entries = keys.wrapping_add(PRE311_DK_INDICES + size * width);
             (entries, n, PRE311_ENTRY_SIZE, 8u64, 16u64)
         }
         DictKeys::Log2 {
@@ -229,7 +229,7 @@ pub fn module_name<M: Memory + ?Sized>(
             if ls > 32 || lib > 35 || n > (1u64 << ls) {
                 return Err(err("implausible dict keys"));
             }
-            let entries = keys + indices + (1u64 << lib);
+            let entries = keys.wrapping_add(indices + (1u64 << lib));
             if kd == general {
                 (entries, n, entry_size, 8, 16)
             } else {

@@ -33,6 +33,7 @@ pub struct HeaderOffsets {
     pub ts_next: u64,
     pub ts_interp: u64,
     pub ts_thread_id: u64,
+    pub ts_context_ver: u64,
     pub ts_frame: Option<u64>,
     pub ts_native_thread_id: Option<u64>,
     pub ts_cframe: Option<u64>,
@@ -198,6 +199,10 @@ pub struct Layout {
     pub interp_threads_head: u64,
     pub ts_next: u64,
     pub ts_thread_id: u64,
+    /// `PyThreadState.context_ver`: bumped by every `Context.run`, which is how
+    /// asyncio (and uvloop) run each callback; tells back-to-back callbacks
+    /// apart even when their frames and handles reuse memory.
+    pub ts_context_ver: Option<u64>,
     pub ts_native_thread_id: Option<u64>,
     /// 3.8-3.10 `frame`, 3.13+ `current_frame`; `None` on 3.11/3.12.
     pub ts_frame: Option<u64>,
@@ -258,6 +263,7 @@ impl Layout {
         fields.extend(self.ts_cframe.map(|c| c.0));
         fields.extend(self.ts_datastack_chunk);
         fields.extend(self.ts_datastack_top);
+        fields.extend(self.ts_context_ver);
         let lo = fields.iter().copied().min().unwrap_or(0);
         let hi = fields.iter().copied().max().unwrap_or(0) + 8;
         (lo, hi)
@@ -380,6 +386,8 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         interp_threads_head: h.interp_threads_head,
         ts_next: h.ts_next,
         ts_thread_id: h.ts_thread_id,
+        // From the headers on every version: _Py_DebugOffsets does not carry it.
+        ts_context_ver: Some(h.ts_context_ver),
         ts_native_thread_id: h.ts_native_thread_id,
         ts_frame,
         ts_cframe,
@@ -455,8 +463,13 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
     }
     let tbl = |v: Option<u64>, what: &str| need(v, what);
     // Rebase a table-only field on a neighbour the debug offsets have.
-    let rebase = |field: u64, anchor_tbl: u64, anchor_dbg: u64| -> u64 {
-        (field as i64 - anchor_tbl as i64 + anchor_dbg as i64) as u64
+    // A garbage anchor must not give a negative or huge offset.
+    let rebase = |field: u64, anchor_tbl: u64, anchor_dbg: u64| -> Result<u64> {
+        let v = field as i64 - anchor_tbl as i64 + anchor_dbg as i64;
+        if !(0..=MAX_DEBUG_OFFSET as i64).contains(&v) {
+            bail!("_Py_DebugOffsets give an implausible rebased offset {v}");
+        }
+        Ok(v as u64)
     };
 
     layout.interp_threads_head = get(h.dbg_interp_threads_head, "interpreter_state.threads_head")?;
@@ -476,7 +489,7 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
         tbl(h.ts_datastack_top, "ts_datastack_top")?,
         t_chunk,
         chunk,
-    ));
+    )?);
 
     let prev = get(h.dbg_iframe_previous, "interpreter_frame.previous")?;
     layout.f_previous = prev;
@@ -488,7 +501,7 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
         tbl(h.iframe_globals, "iframe_globals")?,
         tbl(h.iframe_previous, "iframe_previous")?,
         prev,
-    );
+    )?;
 
     layout.co_filename = get(h.dbg_co_filename, "code_object.filename")?;
     layout.co_name = get(h.dbg_co_name, "code_object.name")?;
@@ -497,7 +510,7 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
     layout.co_firstlineno = get(h.dbg_co_firstlineno, "code_object.firstlineno")?;
     layout.co_code_adaptive = Some(get(h.dbg_co_code_adaptive, "code_object.co_code_adaptive")?);
     let argc = get(h.dbg_co_argcount, "code_object.argcount")?;
-    layout.co_flags = rebase(h.co_flags, tbl(h.co_argcount, "co_argcount")?, argc);
+    layout.co_flags = rebase(h.co_flags, tbl(h.co_argcount, "co_argcount")?, argc)?;
 
     layout.ob_type = get(h.dbg_ob_type, "pyobject.ob_type")?;
     layout.dict_ma_keys = get(h.dbg_dict_ma_keys, "dict_object.ma_keys")?;
@@ -509,7 +522,7 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
     layout.unicode_state = state;
     layout.unicode_length = get(h.dbg_unicode_length, "unicode_object.length")?;
     let ascii = get(h.dbg_unicode_ascii_size, "unicode_object.asciiobject_size")?;
-    layout.unicode_compact_size = rebase(h.unicode_compact_size, h.unicode_ascii_size, ascii);
+    layout.unicode_compact_size = rebase(h.unicode_compact_size, h.unicode_ascii_size, ascii)?;
     layout.unicode_ascii_size = ascii;
 
     layout.notes.push(format!(

@@ -28,6 +28,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,             // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,          // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176,      // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 248,    // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: Some(24),     // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
             ts_cframe: None,        // absent before 3.11
@@ -128,6 +129,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,             // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,          // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176,      // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 248,    // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: Some(24),     // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
             ts_cframe: None,        // absent before 3.11
@@ -228,6 +230,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,             // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,          // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176,      // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 248,    // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: Some(24),     // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
             ts_cframe: None,        // absent before 3.11
@@ -328,6 +331,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,              // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,           // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 152,       // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 232,     // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: None,          // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: Some(56),            // offsetof(PyThreadState, cframe)  [cpython/pystate.h]
@@ -428,6 +432,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,              // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,           // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 136,       // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 216,     // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: None,          // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(144), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: Some(56),            // offsetof(PyThreadState, cframe)  [cpython/pystate.h]
@@ -528,6 +533,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,                // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,             // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 152,         // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 216,       // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: None,            // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13
@@ -628,6 +634,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,                // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,             // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 152,         // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 216,       // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: None,            // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13
@@ -728,6 +735,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_next: 8,                // offsetof(PyThreadState, next)  [cpython/pystate.h]
             ts_interp: 16,             // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176,         // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 240,       // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
             ts_frame: None,            // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(184), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13

@@ -386,20 +386,43 @@ fn fake_depth_is_bounded() {
     let g = fake.globals("m");
     let c = fake.code("f", "f", "/x.py", 1, 0);
     let n = MAX_DEPTH as u64 + 10;
+    // Far above the other fake objects: the chain is MAX_DEPTH * 256 bytes.
+    const DEEP: u64 = 0x1000_0000;
     let frames: Vec<FakeFrame> = (0..n)
         .map(|i| FakeFrame {
-            addr: HEAP + i * 0x100,
+            addr: DEEP + i * 0x100,
             code: c,
-            previous: HEAP + (i + 1) * 0x100,
+            previous: DEEP + (i + 1) * 0x100,
             globals: g,
             unit: 1,
             owner: 1,
             local0: 0,
         })
         .collect();
-    fake.thread(&frames, HEAP);
+    fake.thread(&frames, DEEP);
     let mut r = fake.reader();
     assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+    // One frame less than the bound is a stack (5000-deep recursion is real).
+    let mut fake = Fake::new();
+    let g = fake.globals("m");
+    let c = fake.code("f", "f", "/x.py", 1, 0);
+    let mut frames: Vec<FakeFrame> = (0..MAX_DEPTH as u64)
+        .map(|i| FakeFrame {
+            addr: DEEP + i * 0x100,
+            code: c,
+            previous: DEEP + (i + 1) * 0x100,
+            globals: g,
+            unit: 1,
+            owner: 1,
+            local0: 0,
+        })
+        .collect();
+    if let Some(last) = frames.last_mut() {
+        last.previous = 0;
+    }
+    fake.thread(&frames, DEEP);
+    let mut r = fake.reader();
+    assert_eq!(r.stack(&THREAD).map(|s| s.len()), Ok(MAX_DEPTH));
 }
 
 #[test]

@@ -231,6 +231,7 @@ impl<M: Memory> DirectReader<M> {
             self.batch = batch;
             return Err(Fail(SampleError::Gone));
         }
+        self.context_ver = l.ts_context_ver.map_or(0, f);
         let chunk = l.ts_datastack_chunk.map_or(0, f);
         let top = l.ts_datastack_top.map_or(0, f);
         let mut current = l.ts_frame.map_or(0, f);
