@@ -473,3 +473,49 @@ fn ci_recipe_fails_a_pytest_run_whose_tests_block_the_loop() {
     let end = lines.last().expect("end");
     assert_eq!(end["exit_code"], 0);
 }
+
+#[test]
+fn summarize_completions_and_man_from_the_binary() {
+    let dir = scratch("summ");
+    let log = dir.join("mixed.log");
+    std::fs::write(
+        &log,
+        concat!(
+            "{\"type\":\"block\",\"pid\":7,\"state\":\"ended\",\"duration_ms\":120.0,",
+            "\"culprit\":{\"name\":\"app.slow\",\"file\":\"/app.py\",\"line\":3}}\n",
+            "an unrelated log line\n",
+            "{\"type\":\"block\",\"pid\":8,\"state\":\"ended\",\"duration_ms\":30.0,",
+            "\"culprit\":{\"name\":\"app.slow\",\"file\":\"/app.py\",\"line\":3}}\n",
+            "{\"type\":\"block\",\"pid\":8,\"state\":\"ended\",\"duration_ms\":400.0,",
+            "\"culprit\":{\"name\":\"app.once\",\"file\":\"/app.py\",\"line\":9}}\n",
+        ),
+    )
+    .expect("log");
+    let out = Command::new(aelm_bin())
+        .args(["summarize", "--format", "json"])
+        .arg(&log)
+        .output()
+        .expect("summarize");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(v["blocks"], 3);
+    assert_eq!(v["skipped"], 1);
+    assert_eq!(v["pids"], 2);
+    assert_eq!(v["top"][0]["culprit"], "app.once");
+    assert_eq!(v["top"][1]["blocks"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 1"));
+    let text = Command::new(aelm_bin())
+        .arg("summarize")
+        .arg(&log)
+        .output()
+        .expect("summarize text");
+    assert!(String::from_utf8_lossy(&text.stdout).contains("app.slow"));
+    let bash = Command::new(aelm_bin())
+        .args(["completions", "bash"])
+        .output()
+        .expect("completions");
+    let bash = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.contains("_aelm()") && bash.contains("--threshold-ms"));
+    let man = Command::new(aelm_bin()).arg("man").output().expect("man");
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH aelm"));
+}
