@@ -43,6 +43,15 @@ echo "== cargo test" >&2
 status=0
 # One test at a time: the machine has 2 cores and each test runs real
 # processes under a sampler; parallel tests would measure the scheduler.
-RUST_TEST_THREADS=1 cargo test --release --no-fail-fast || status=$?
+log=$(mktemp)
+set +e
+RUST_TEST_THREADS=1 cargo test --release --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
 echo "== tested against CPython: $(cut -f1 "$AELM_PYTHONS" | tr '\n' ' ')" >&2
+# One closing line over every test binary.
+passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
+failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$log")
+rm -f "$log"
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
 exit "$status"
