@@ -48,7 +48,7 @@ set +e
 RUST_TEST_THREADS=1 cargo test --release --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-echo "== tested against CPython: $(cut -f1 "$AELM_PYTHONS" | tr '\n' ' ')" >&2
+echo "== tested against CPython: $(cut -f1 "$AELM_PYTHONS" | tr '\n' ' ')${AELM_TEST_VERSIONS:+(narrowed to $AELM_TEST_VERSIONS)}" >&2
 # One closing line over every test binary.
 passed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 failed=$(awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$log")
