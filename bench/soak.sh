@@ -9,6 +9,7 @@
 #
 #   bash bench/soak.sh                      # 10 minutes
 #   SOAK_MINUTES=3 bash bench/soak.sh
+#   bash bench/soak.sh --report DIR          # analyse an earlier run again
 #
 # Environment: SOAK_MINUTES (10), SOAK_RATE (10000 Hz), SOAK_THRESHOLD_MS
 # (20), SOAK_PYTHON (3.11 from the provisioning manifest, else python3),
@@ -16,6 +17,83 @@
 # aelm.jsonl, truth.jsonl, rss.tsv, report.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+report() {
+  SOAK_DIR=$1 python3 - <<'EOF'
+import collections, datetime, json, os
+d = os.environ["SOAK_DIR"]
+lines = [json.loads(l) for l in open(f"{d}/aelm.jsonl")]
+truth = [json.loads(l) for l in open(f"{d}/truth.jsonl")]
+rss = [l.split("\t") for l in open(f"{d}/rss.tsv").read().split("\n")[1:] if l]
+start = next(l for l in lines if l["type"] == "start")
+end = next(l for l in lines if l["type"] == "end")
+found = [l for l in lines if l["type"] == "block" and l["state"] == "ended"]
+tb = [e for e in truth if e["event"] == "block"]
+# Only truth blocks that ended while aelm watched count.
+t_first = min((e["start"] for e in tb), default=0)
+def epoch(s):
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+spans = [(epoch(b["time"]), epoch(b["time"]) + b["duration_ms"] / 1000, b) for b in found]
+last_seen = max((e for _, e, _ in spans), default=0)
+tb = [t for t in tb if t["end"] <= last_seen + 0.5]
+used, hits, merged, wrong = set(), 0, 0, 0
+for t in tb:
+    cover = [i for i, (s, e, b) in enumerate(spans)
+             if b["tid"] == t["tid"] and min(e, t["end"]) - max(s, t["start"]) > 0.5 * (t["end"] - t["start"])]
+    if not cover:
+        continue
+    hits += 1
+    i = cover[0]
+    if i in used:
+        merged += 1  # one block spans back-to-back truth blocks (memory reuse)
+        continue
+    used.add(i)
+    c = spans[i][2]["culprit"]
+    if c["function"] != t["function"].rsplit(".", 1)[-1] or c["line"] != t["line"]:
+        wrong += 1
+# Reported blocks that match no truth block: a fragment of a real block
+# (split at a sampling gap) when it overlaps one, else invented.
+unmatched = [i for i in range(len(spans)) if i not in used]
+def overlaps_any(i):
+    s, e, b = spans[i]
+    return any(t["tid"] == b["tid"] and min(e, t["end"]) > max(s, t["start"]) for t in tb)
+fragments = [i for i in unmatched if overlaps_any(i)]
+invented = len(unmatched) - len(fragments)
+kb = [int(r[1]) for r in rss if int(r[1]) > 0]
+report = {
+    "minutes": round(int(rss[-1][0]) / 60, 1) if rss else None,
+    "rate_hz": 1e6 / start["interval_us"],
+    "rss_kb_start": kb[0] if kb else None,
+    "rss_kb_end": kb[-1] if kb else None,
+    "rss_kb_peak": max(kb) if kb else None,
+    "achieved_hz": end.get("achieved_hz"),
+    "samples": end.get("samples"),
+    "missed_ticks": end.get("missed_ticks"),
+    "failed_samples": end.get("failed_samples"),
+    "gaps": end.get("gaps"),
+    "truth_blocks": len(tb),
+    "found": hits,
+    "missed": len(tb) - hits,
+    "merged_back_to_back": merged,
+    "culprit_wrong": wrong,
+    "fragments_of_split_blocks": len(fragments),
+    "invented": invented,
+    "reported_blocks": len(found),
+    "invented_culprits": dict(collections.Counter(
+        f'{spans[i][2]["culprit"]["qualname"]} ({spans[i][2]["duration_ms"]:.0f} ms)'
+        for i in unmatched if i not in fragments).most_common(8)),
+    "rss_kb_each_minute": [int(r[1]) for r in rss if int(r[0]) % 60 < 10],
+}
+json.dump(report, open(f"{d}/report.json", "w"), indent=1)
+print(json.dumps(report, indent=1))
+EOF
+}
+
+if [[ ${1:-} == --report ]]; then
+  # Re-analyse an earlier run: bash bench/soak.sh --report DIR
+  report "$2"
+  exit
+fi
 
 minutes=${SOAK_MINUTES:-10}
 rate=${SOAK_RATE:-10000}
@@ -82,62 +160,4 @@ aelm_pid=
 kill -TERM "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
 
-SOAK_DIR=$dir python3 - <<'EOF'
-import collections, datetime, json, os
-d = os.environ["SOAK_DIR"]
-lines = [json.loads(l) for l in open(f"{d}/aelm.jsonl")]
-truth = [json.loads(l) for l in open(f"{d}/truth.jsonl")]
-rss = [l.split("\t") for l in open(f"{d}/rss.tsv").read().split("\n")[1:] if l]
-start = next(l for l in lines if l["type"] == "start")
-end = next(l for l in lines if l["type"] == "end")
-found = [l for l in lines if l["type"] == "block" and l["state"] == "ended"]
-tb = [e for e in truth if e["event"] == "block"]
-# Only truth blocks that ended while aelm watched count.
-t_first = min((e["start"] for e in tb), default=0)
-def epoch(s):
-    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-spans = [(epoch(b["time"]), epoch(b["time"]) + b["duration_ms"] / 1000, b) for b in found]
-last_seen = max((e for _, e, _ in spans), default=0)
-tb = [t for t in tb if t["end"] <= last_seen + 0.5]
-used, hits, merged, wrong = set(), 0, 0, 0
-for t in tb:
-    cover = [i for i, (s, e, b) in enumerate(spans)
-             if b["tid"] == t["tid"] and min(e, t["end"]) - max(s, t["start"]) > 0.5 * (t["end"] - t["start"])]
-    if not cover:
-        continue
-    hits += 1
-    i = cover[0]
-    if i in used:
-        merged += 1  # one block spans back-to-back truth blocks (memory reuse)
-        continue
-    used.add(i)
-    c = spans[i][2]["culprit"]
-    if c["function"] != t["function"].rsplit(".", 1)[-1] or c["line"] != t["line"]:
-        wrong += 1
-invented = len(found) - len(used)
-kb = [int(r[1]) for r in rss if int(r[1]) > 0]
-report = {
-    "minutes": round(int(rss[-1][0]) / 60, 1) if rss else None,
-    "rate_hz": 1e6 / start["interval_us"],
-    "rss_kb_start": kb[0] if kb else None,
-    "rss_kb_end": kb[-1] if kb else None,
-    "rss_kb_peak": max(kb) if kb else None,
-    "achieved_hz": end.get("achieved_hz"),
-    "samples": end.get("samples"),
-    "missed_ticks": end.get("missed_ticks"),
-    "failed_samples": end.get("failed_samples"),
-    "gaps": end.get("gaps"),
-    "truth_blocks": len(tb),
-    "found": hits,
-    "missed": len(tb) - hits,
-    "merged_back_to_back": merged,
-    "culprit_wrong": wrong,
-    "invented": invented,
-    "reported_blocks": len(found),
-    "invented_culprits": dict(collections.Counter(
-        f'{spans[i][2]["culprit"]["qualname"]} ({spans[i][2]["duration_ms"]:.0f} ms)'
-        for i in range(len(spans)) if i not in used).most_common(8)),
-}
-json.dump(report, open(f"{d}/report.json", "w"), indent=1)
-print(json.dumps(report, indent=1))
-EOF
+report "$dir"
