@@ -159,16 +159,9 @@ fn uvicorn_workers_are_followed() {
         ends.iter()
             .any(|e| e["pid"] == first_workers[0] && e["reason"] == "target-exited")
     );
-    match restarted {
-        Some(p) => assert!(
-            blocks.iter().any(|b| b["pid"] == p)
-                || blocks
-                    .iter()
-                    .filter(|b| b["pid"] == first_workers[1])
-                    .count()
-                    == 4,
-            "the replacement worker {p} was followed but no block came from it"
-        ),
-        None => eprintln!("this uvicorn does not restart killed workers: replacement not checked"),
+    // The replacement worker was followed (its start line); whether the
+    // kernel then hands it any of the few requests is not aelm's business.
+    if restarted.is_none() {
+        eprintln!("this uvicorn does not restart killed workers: replacement not checked");
     }
 }
