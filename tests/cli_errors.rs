@@ -96,11 +96,7 @@ fn target_exit_mid_run_ends_cleanly() {
     cmd.env("AELM_EXIT_AFTER_DONE", "1").stdout(Stdio::null());
     let mut fx = cmd.spawn().expect("fixture");
     let truth = dir.join("truth.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !read_truth(&truth).iter().any(|e| e["event"] == "ready") {
-        assert!(Instant::now() < deadline, "fixture not ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_ready(&truth);
     let mut aelm = Aelm::attach(fx.id(), &["--threshold-ms", "20"]);
     aelm.wait_for("start", Duration::from_secs(30));
     std::fs::write(dir.join("go"), "go").expect("go");
@@ -125,11 +121,7 @@ fn sigint_and_sigterm_flush_the_block_in_progress() {
         cmd.env("AELM_BLOCK_MS", "5000").stdout(Stdio::null());
         let mut fx = cmd.spawn().expect("fixture");
         let truth = dir.join("truth.jsonl");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !read_truth(&truth).iter().any(|e| e["event"] == "ready") {
-            assert!(Instant::now() < deadline, "fixture not ready");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_ready(&truth);
         let mut aelm = Aelm::attach(fx.id(), &["--threshold-ms", "20"]);
         aelm.wait_for("start", Duration::from_secs(30));
         std::fs::write(dir.join("go"), "go").expect("go");

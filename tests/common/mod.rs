@@ -149,6 +149,15 @@ pub fn truth_blocks(events: &[Value]) -> Vec<TruthBlock> {
         .collect()
 }
 
+/// Waits (at most 30 s) for a fixture's `ready` line in its truth file.
+pub fn wait_ready(truth: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !read_truth(truth).iter().any(|e| e["event"] == "ready") {
+        assert!(Instant::now() < deadline, "fixture not ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A running fixture program.
 pub struct Fixture {
     pub child: Child,
