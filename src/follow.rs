@@ -17,12 +17,12 @@ use std::fs;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use regex::Regex;
 
 use crate::cli::WatchOpts;
 use crate::python::attach::{self, ReaderKind};
-use crate::sampler::{self, Envelope, SamplerConfig};
+use crate::sampler::{Pool, SamplerConfig};
 
 /// How often the process tree is rescanned for `--subprocesses`.
 pub const SCAN: Duration = Duration::from_millis(500);
@@ -46,11 +46,10 @@ pub struct Follower {
     pub selection: Selection,
     pub scan: Duration,
     pub max_targets: usize,
-    /// `watch --max-cpu`: shared by every sampler started here.
-    pub budget: Option<std::sync::Arc<crate::sampler::Budget>>,
     pub opts: WatchOpts,
     pub kind: ReaderKind,
-    pub tx: Sender<Envelope>,
+    /// The session's sampler thread, which takes the attached targets.
+    pub pool: Pool,
     pub stop: Receiver<()>,
 }
 
@@ -168,7 +167,6 @@ impl Follower {
         // process; one that was not Python is looked at again after an exec.
         let mut seen: HashSet<(i32, u64)> = HashSet::new();
         let mut not_python: HashMap<(i32, u64), Option<std::path::PathBuf>> = HashMap::new();
-        let mut samplers: Vec<JoinHandle<()>> = Vec::new();
         let mut warned = false;
         loop {
             for pid in self.candidates() {
@@ -180,8 +178,7 @@ impl Follower {
                 if not_python.get(&key).is_some_and(|e| *e == exe) {
                     continue;
                 }
-                samplers.retain(|h| !h.is_finished());
-                if samplers.len() >= self.max_targets {
+                if self.pool.live() >= self.max_targets {
                     if !warned {
                         warned = true;
                         eprintln!(
@@ -209,10 +206,9 @@ impl Follower {
                 if watch {
                     cfg.wait_poll = WATCH_WAIT_POLL;
                 }
-                cfg.budget = self.budget.clone();
-                match sampler::spawn(source, cfg, self.tx.clone(), self.stop.clone()) {
-                    Ok(h) => samplers.push(h),
-                    Err(e) => eprintln!("aelm: could not start a sampler for pid {pid}: {e}"),
+                if !self.pool.add(source, cfg) {
+                    // The sampler thread is gone: the session is ending.
+                    break;
                 }
             }
             if not_python.len() > 100_000 {
@@ -225,9 +221,6 @@ impl Follower {
             if self.opts.duration().is_some_and(|d| begun.elapsed() >= d) {
                 break;
             }
-        }
-        for h in samplers {
-            let _ = h.join();
         }
     }
 }

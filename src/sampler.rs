@@ -1,20 +1,28 @@
-//! The sampler thread: reads the target's loop threads at a fixed rate and
-//! sends each [`Sample`] over a channel.
+//! The sampler thread: reads the loop threads of every target of a session
+//! at a fixed rate and sends [`Sample`]s over a channel.
 //!
-//! It owns the stack reader and the clock. It sleeps to absolute deadlines
-//! (`next += interval`) so the rate holds when a sample is slow, and skips
-//! ahead (counting the missed ticks) when far behind. It rescans all Python
-//! threads now and then to find loop threads that appear or go. Shutdown is
-//! the closing of the `stop` channel (every sampler of a session holds a
-//! receiver), never a shared flag.
+//! One thread samples all targets (`--subprocesses` and `watch` have many).
+//! Ticks lie on one clock grid (`epoch + k * interval`), so targets with the
+//! same interval are sampled on the same wake-up: on a VM a wake-up costs
+//! more CPU than the read itself (docs/performance.md), so N targets cost one
+//! wake-up a tick, not N. The thread sleeps to the next tick; a tick missed
+//! because it ran late is skipped and counted, never caught up in a burst
+//! (a burst of back-to-back samples would skew the detector's 80% rule).
+//! Each target's threads are rescanned now and then to find loop threads
+//! that appear or go. Attaching (slow) happens elsewhere: ready readers
+//! arrive through [`Pool::add`]. Under `--max-cpu` the thread measures its
+//! own CPU time and lengthens every target's interval by powers of two
+//! (which keeps them on the grid), down to three samples a threshold.
+//! Shutdown is the closing of the `stop` channel, never a shared flag.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, unbounded};
 
 use crate::detector::Detector;
 use crate::python::attach::is_alive;
@@ -27,10 +35,13 @@ pub const RESCAN: Duration = Duration::from_millis(1000);
 const WAIT_POLL: Duration = Duration::from_millis(50);
 /// Samples are sent in batches (one wake-up of the detector per batch, not
 /// per sample): at most this many, or this old.
-const BATCH_MAX: usize = 64;
-const BATCH_AGE: Duration = Duration::from_millis(20);
-/// Ticks further behind than this are skipped rather than caught up.
-const MAX_LAG_TICKS: u32 = 10;
+const BATCH_MAX: usize = 256;
+const BATCH_AGE: Duration = Duration::from_millis(50);
+/// How often the CPU budget is checked.
+const BUDGET_PERIOD: Duration = Duration::from_millis(1000);
+/// Longest sleep while no target is being sampled (new targets and the
+/// stop signal wake the thread earlier).
+const IDLE_WAIT: Duration = Duration::from_millis(1000);
 
 /// Why sampling stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,23 +111,102 @@ pub struct SamplerConfig {
     /// view, quietly and cheaply).
     pub wait_poll: Duration,
     pub quiet_wait: bool,
-    /// `--max-cpu`: a CPU budget shared by every target of the session.
-    pub budget: Option<Arc<Budget>>,
 }
 
-/// A CPU budget shared by the samplers of a session (`--max-cpu`).
-#[derive(Debug)]
+impl SamplerConfig {
+    /// A target of `attach`/`run`: look for a loop every 50 ms, say so.
+    pub fn new(
+        pid: i32,
+        interval: Duration,
+        duration: Option<Duration>,
+        thread: Option<u64>,
+    ) -> Self {
+        SamplerConfig {
+            pid,
+            interval,
+            duration,
+            thread,
+            wait_poll: WAIT_POLL,
+            quiet_wait: false,
+        }
+    }
+}
+
+/// `--max-cpu`: a CPU budget for the sampler thread, shared by every target.
+#[derive(Debug, Clone, Copy)]
 pub struct Budget {
     /// Share of one core, e.g. 0.10.
     pub fraction: f64,
     /// Longest interval allowed: a third of the threshold.
     pub max_interval: Duration,
-    /// Samplers running.
-    pub targets: AtomicUsize,
 }
 
-/// How often a sampler checks its CPU use against the budget.
-const BUDGET_PERIOD: Duration = Duration::from_millis(1000);
+/// A target ready to be sampled: an attached reader and its settings.
+pub struct NewTarget {
+    pub source: Box<dyn StackSource>,
+    pub cfg: SamplerConfig,
+}
+
+/// The way to hand targets to the sampler thread. The thread ends once every
+/// `Pool` is dropped and its last target has ended.
+#[derive(Clone)]
+pub struct Pool {
+    add: Sender<NewTarget>,
+    live: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    /// Starts sampling a target; false when the sampler thread is gone.
+    pub fn add(&self, source: Box<dyn StackSource>, cfg: SamplerConfig) -> bool {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        let sent = self.add.send(NewTarget { source, cfg }).is_ok();
+        if !sent {
+            self.live.fetch_sub(1, Ordering::SeqCst);
+        }
+        sent
+    }
+
+    /// Targets added and not ended yet.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts the sampler thread of a session, with its `first` target if it
+/// has one (handed over before the thread can see a stop, so that a target
+/// stopped at once still gets its `Ended`).
+pub fn spawn(
+    tx: Sender<Envelope>,
+    stop: Receiver<()>,
+    budget: Option<Budget>,
+    first: Option<NewTarget>,
+) -> std::io::Result<(Pool, JoinHandle<()>)> {
+    let (add, added) = unbounded::<NewTarget>();
+    let live = Arc::new(AtomicUsize::new(0));
+    let pool = Pool {
+        add,
+        live: live.clone(),
+    };
+    if let Some(t) = first {
+        pool.add(t.source, t.cfg);
+    }
+    let handle = std::thread::Builder::new()
+        .name("aelm-sampler".into())
+        .spawn(move || {
+            let mut s = Sampler {
+                tx,
+                stop,
+                added,
+                live,
+                budget,
+                epoch: Instant::now(),
+                level: 0,
+                targets: Vec::new(),
+            };
+            s.run();
+        })?;
+    Ok((pool, handle))
+}
 
 /// CPU time of the calling thread.
 fn thread_cpu_time() -> Duration {
@@ -135,76 +225,114 @@ fn thread_cpu_time() -> Duration {
     )
 }
 
-impl SamplerConfig {
-    /// A target of `attach`/`run`: look for a loop every 50 ms, say so.
-    pub fn new(
-        pid: i32,
-        interval: Duration,
-        duration: Option<Duration>,
-        thread: Option<u64>,
-    ) -> Self {
-        SamplerConfig {
-            pid,
-            interval,
-            duration,
-            thread,
-            wait_poll: WAIT_POLL,
-            quiet_wait: false,
-            budget: None,
-        }
-    }
-}
-
-pub fn spawn(
-    source: Box<dyn StackSource>,
-    cfg: SamplerConfig,
-    tx: Sender<Envelope>,
-    stop: Receiver<()>,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("aelm-sampler".into())
-        .spawn(move || {
-            let mut s = Sampler {
-                source,
-                cfg,
-                tx,
-                stop,
-                threads: BTreeMap::new(),
-                exe: None,
-            };
-            let before = s.source.reads();
-            let (reason, elapsed, missed) = s.run();
-            let reads = s.source.reads().zip(before).map(|(a, b)| a - b);
-            let _ = s.send(Msg::Ended {
-                reason,
-                elapsed,
-                missed_ticks: missed,
-                reads,
-            });
-        })
-}
-
-struct Sampler {
-    source: Box<dyn StackSource>,
-    cfg: SamplerConfig,
-    tx: Sender<Envelope>,
-    stop: Receiver<()>,
-    /// Watched loop threads by tid.
-    threads: BTreeMap<u64, ThreadInfo>,
-    exe: Option<(std::path::PathBuf, Vec<u8>)>,
+/// The first tick of the grid `epoch + k * interval` strictly after `after`.
+fn next_tick(epoch: Instant, interval: Duration, after: Instant) -> Instant {
+    let step = interval.as_nanos().max(1);
+    let k = after.saturating_duration_since(epoch).as_nanos() / step + 1;
+    epoch + Duration::from_nanos(u64::try_from(k * step).unwrap_or(u64::MAX / 2))
 }
 
 /// The program image a process runs: its executable, and its auxiliary
 /// vector (/proc/PID/auxv: addresses that ASLR draws anew at every exec),
 /// so that an exec of the same binary (`os.execv(sys.executable, ...)`)
 /// shows too.
-fn exe_of(pid: i32) -> Option<(std::path::PathBuf, Vec<u8>)> {
+fn exe_of(pid: i32) -> Option<(PathBuf, Vec<u8>)> {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
     let auxv = std::fs::read(format!("/proc/{pid}/auxv")).unwrap_or_default();
     Some((exe, auxv))
 }
 
-impl Sampler {
+/// The sampler thread's state: every target, the grid and the budget.
+struct Sampler {
+    tx: Sender<Envelope>,
+    stop: Receiver<()>,
+    added: Receiver<NewTarget>,
+    live: Arc<AtomicUsize>,
+    budget: Option<Budget>,
+    /// Origin of the tick grid.
+    epoch: Instant,
+    /// Under a budget: every interval is `cfg.interval << level`.
+    level: u32,
+    targets: Vec<Target>,
+}
+
+/// One target: its reader and where it is in its life.
+struct Target {
+    source: Box<dyn StackSource>,
+    cfg: SamplerConfig,
+    /// Watched loop threads by tid.
+    threads: BTreeMap<u64, ThreadInfo>,
+    exe: Option<(PathBuf, Vec<u8>)>,
+    /// When `--duration` runs out for this target.
+    end_at: Option<Instant>,
+    said_wait: bool,
+    said_budget: bool,
+    state: State,
+}
+
+enum State {
+    /// No event loop yet: look again at `next_poll`.
+    Waiting {
+        next_poll: Instant,
+    },
+    Sampling(Run),
+}
+
+/// A target being sampled.
+struct Run {
+    start: Instant,
+    /// The next tick on the grid.
+    next: Instant,
+    next_rescan: Instant,
+    interval: Duration,
+    missed: u64,
+    tids: Vec<u64>,
+    batch: Vec<Sample>,
+    batch_start: Instant,
+    reads_before: Option<u64>,
+}
+
+/// What a step of a target asks of the sampler thread.
+enum Step {
+    Continue,
+    End(EndReason),
+    /// The receiver is gone: nobody listens any more.
+    Deaf,
+}
+
+/// Sends a message about target `pid`; false when nobody listens.
+fn send(tx: &Sender<Envelope>, pid: i32, msg: Msg) -> bool {
+    tx.send(Envelope { pid, msg }).is_ok()
+}
+
+impl Target {
+    fn new(t: NewTarget, now: Instant) -> Target {
+        let exe = exe_of(t.cfg.pid);
+        Target {
+            end_at: t.cfg.duration.map(|d| now + d),
+            source: t.source,
+            cfg: t.cfg,
+            threads: BTreeMap::new(),
+            exe,
+            said_wait: false,
+            said_budget: false,
+            state: State::Waiting { next_poll: now },
+        }
+    }
+
+    /// When this target next needs the thread.
+    fn due(&self) -> Instant {
+        let at = match &self.state {
+            State::Waiting { next_poll } => *next_poll,
+            State::Sampling(run) => run.next,
+        };
+        self.end_at.map_or(at, |e| e.min(at))
+    }
+
+    fn sampling(&self) -> bool {
+        matches!(self.state, State::Sampling(_))
+    }
+
     /// Why the target can no longer be sampled, if it cannot.
     fn target_gone(&self) -> Option<EndReason> {
         if !is_alive(self.cfg.pid) {
@@ -230,16 +358,8 @@ impl Sampler {
         }
         let scanned = match self.source.scan() {
             Ok(s) => s,
-            Err(e) => {
-                return match self.target_gone() {
-                    Some(r) => Err(r),
-                    // A torn scan: keep the current set.
-                    None => {
-                        let _ = e;
-                        Ok(false)
-                    }
-                };
-            }
+            // A torn scan: keep the current set.
+            Err(_) => return self.target_gone().map_or(Ok(false), Err),
         };
         let mut next = BTreeMap::new();
         for t in scanned {
@@ -260,188 +380,357 @@ impl Sampler {
         Ok(changed)
     }
 
-    /// Sleeps until `deadline` (one `clock_nanosleep`), then checks for a
-    /// stop message without blocking: the cheapest wait per tick.
-    fn sleep_until(&self, deadline: Instant) -> bool {
-        let now = Instant::now();
-        if deadline > now {
-            std::thread::sleep(deadline - now);
+    /// Does what is due at `now`.
+    fn step(&mut self, now: Instant, epoch: Instant, tx: &Sender<Envelope>) -> Step {
+        if self.end_at.is_some_and(|e| now >= e) {
+            return Step::End(EndReason::Duration);
         }
-        !matches!(self.stop.try_recv(), Err(TryRecvError::Empty))
+        if let State::Waiting { .. } = self.state {
+            match self.rescan() {
+                Err(r) => return Step::End(r),
+                Ok(_) if !self.threads.is_empty() => {
+                    if !send(
+                        tx,
+                        self.cfg.pid,
+                        Msg::Started {
+                            python: self.source.version(),
+                            loop_threads: self.threads.values().cloned().collect(),
+                            wall_start: SystemTime::now(),
+                        },
+                    ) {
+                        return Step::Deaf;
+                    }
+                    self.state = State::Sampling(Run {
+                        start: now,
+                        next: now,
+                        next_rescan: now + RESCAN,
+                        interval: self.cfg.interval,
+                        missed: 0,
+                        tids: self.threads.keys().copied().collect(),
+                        batch: Vec::with_capacity(BATCH_MAX),
+                        batch_start: now,
+                        reads_before: self.source.reads(),
+                    });
+                }
+                Ok(_) => {
+                    self.say_waiting();
+                    self.state = State::Waiting {
+                        next_poll: now + self.cfg.wait_poll,
+                    };
+                    return Step::Continue;
+                }
+            }
+        }
+        self.sample(now, epoch, tx)
     }
 
-    /// Sends the samples in hand; false when the receiver is gone.
-    fn flush(&self, batch: &mut Vec<Sample>) -> bool {
-        batch.is_empty() || self.send(Msg::Samples(std::mem::take(batch)))
+    fn say_waiting(&mut self) {
+        if self.said_wait || self.cfg.quiet_wait {
+            return;
+        }
+        self.said_wait = true;
+        match self.cfg.thread {
+            Some(tid) => eprintln!(
+                "aelm: pid {} has no Python thread {tid} yet; waiting for it (Ctrl-C to stop)",
+                self.cfg.pid
+            ),
+            None => eprintln!(
+                "aelm: pid {} has no running asyncio event loop yet; waiting for one (Ctrl-C to stop)",
+                self.cfg.pid
+            ),
+        }
     }
 
-    /// Sends a message about this target; false when nobody listens.
-    fn send(&self, msg: Msg) -> bool {
-        self.tx
-            .send(Envelope {
-                pid: self.cfg.pid,
-                msg,
-            })
-            .is_ok()
+    /// Takes one sample of the watched threads.
+    fn sample(&mut self, now: Instant, epoch: Instant, tx: &Sender<Envelope>) -> Step {
+        let State::Sampling(run) = &self.state else {
+            return Step::Continue;
+        };
+        let read = self.source.sample(&run.tids);
+        let threads = match read {
+            Ok(t) => t,
+            Err(_) => {
+                if let Some(r) = self.target_gone() {
+                    return Step::End(r);
+                }
+                let State::Sampling(run) = &self.state else {
+                    return Step::Continue;
+                };
+                run.tids
+                    .iter()
+                    .map(|&tid| ThreadSample {
+                        tid,
+                        stack: Err(SampleError::Torn),
+                        context: 0,
+                    })
+                    .collect()
+            }
+        };
+        let State::Sampling(run) = &mut self.state else {
+            return Step::Continue;
+        };
+        let any_gone = threads.iter().any(|t| t.stack == Err(SampleError::Gone));
+        if run.batch.is_empty() {
+            run.batch_start = now;
+        }
+        run.batch.push(Sample {
+            at: now - run.start,
+            interval: run.interval,
+            threads,
+        });
+        if (run.batch.len() >= BATCH_MAX || now - run.batch_start >= BATCH_AGE)
+            && !send(
+                tx,
+                self.cfg.pid,
+                Msg::Samples(std::mem::take(&mut run.batch)),
+            )
+        {
+            return Step::Deaf;
+        }
+        // The next tick after this one, past whatever the sample took.
+        let after = Instant::now().max(run.next);
+        let next = next_tick(epoch, run.interval, after);
+        let skipped = (next.saturating_duration_since(run.next).as_nanos()
+            / run.interval.as_nanos().max(1))
+        .saturating_sub(1);
+        run.missed += u64::try_from(skipped).unwrap_or(0);
+        run.next = next;
+        if any_gone || now >= run.next_rescan {
+            run.next_rescan = now + RESCAN;
+            match self.rescan() {
+                Err(r) => return Step::End(r),
+                Ok(true) => {
+                    let tids = self.threads.keys().copied().collect();
+                    if let State::Sampling(run) = &mut self.state {
+                        run.tids = tids;
+                    }
+                    if !send(
+                        tx,
+                        self.cfg.pid,
+                        Msg::Threads(self.threads.values().cloned().collect()),
+                    ) {
+                        return Step::Deaf;
+                    }
+                }
+                Ok(false) => {}
+            }
+        }
+        Step::Continue
     }
 
-    fn stopped_within(&self, deadline: Instant) -> bool {
-        !matches!(
-            self.stop.recv_deadline(deadline),
-            Err(RecvTimeoutError::Timeout)
+    /// Sets the interval (under a budget), back on the grid.
+    fn set_interval(&mut self, interval: Duration, epoch: Instant, now: Instant) {
+        if let State::Sampling(run) = &mut self.state
+            && run.interval != interval
+        {
+            run.interval = interval;
+            run.next = next_tick(epoch, interval, now);
+        }
+    }
+
+    /// Sends what is left and the `Ended` message; false when nobody listens.
+    fn finish(mut self, reason: EndReason, tx: &Sender<Envelope>) -> bool {
+        let pid = self.cfg.pid;
+        let (elapsed, missed, reads) = match &mut self.state {
+            State::Waiting { .. } => (Duration::ZERO, 0, None),
+            State::Sampling(run) => {
+                if !run.batch.is_empty()
+                    && !send(tx, pid, Msg::Samples(std::mem::take(&mut run.batch)))
+                {
+                    return false;
+                }
+                let reads = self
+                    .source
+                    .reads()
+                    .zip(run.reads_before)
+                    .map(|(a, b)| a.saturating_sub(b));
+                (run.start.elapsed(), run.missed, reads)
+            }
+        };
+        send(
+            tx,
+            pid,
+            Msg::Ended {
+                reason,
+                elapsed,
+                missed_ticks: missed,
+                reads,
+            },
         )
     }
+}
 
-    fn run(&mut self) -> (EndReason, Duration, u64) {
-        self.exe = exe_of(self.cfg.pid);
-        let begun = Instant::now();
-        let limit = self.cfg.duration;
-        let out_of_time = move |now: Instant| limit.is_some_and(|d| now - begun >= d);
-        // Phase 1: wait for an event loop.
-        let mut said = false;
-        loop {
-            match self.rescan() {
-                Err(r) => return (r, Duration::ZERO, 0),
-                Ok(_) if !self.threads.is_empty() => break,
-                Ok(_) => {}
-            }
-            if !said && !self.cfg.quiet_wait {
-                said = true;
-                match self.cfg.thread {
-                    Some(tid) => eprintln!(
-                        "aelm: pid {} has no Python thread {tid} yet; waiting for it (Ctrl-C to stop)",
-                        self.cfg.pid
-                    ),
-                    None => eprintln!(
-                        "aelm: pid {} has no running asyncio event loop yet; waiting for one (Ctrl-C to stop)",
-                        self.cfg.pid
-                    ),
-                }
-            }
-            if self.stopped_within(Instant::now() + self.cfg.wait_poll) {
-                return (EndReason::Interrupted, Duration::ZERO, 0);
-            }
-            if out_of_time(Instant::now()) {
-                return (EndReason::Duration, Duration::ZERO, 0);
-            }
-        }
-        let start = Instant::now();
-        let _ = self.send(Msg::Started {
-            python: self.source.version(),
-            loop_threads: self.threads.values().cloned().collect(),
-            wall_start: SystemTime::now(),
-        });
-        // Phase 2: sample at a fixed rate.
-        let mut interval = self.cfg.interval;
-        let mut budget_check = start + BUDGET_PERIOD;
+impl Sampler {
+    fn run(&mut self) {
+        let mut open = true;
+        let mut budget_check = Instant::now() + BUDGET_PERIOD;
         let mut cpu_before = thread_cpu_time();
-        let mut said_budget = false;
-        if let Some(b) = &self.cfg.budget {
-            b.targets.fetch_add(1, Ordering::SeqCst);
-        }
-        let mut next = start;
-        let mut next_rescan = start + RESCAN;
-        let mut missed: u64 = 0;
-        let mut tids: Vec<u64> = self.threads.keys().copied().collect();
-        let mut batch: Vec<Sample> = Vec::with_capacity(BATCH_MAX);
-        let mut batch_start = start;
-        // Whatever ends the loop, the batch in hand goes out first.
-        let (reason, elapsed) = loop {
+        loop {
+            if !matches!(self.stop.try_recv(), Err(TryRecvError::Empty)) {
+                return self.stop_all();
+            }
+            loop {
+                match self.added.try_recv() {
+                    Ok(t) => self.targets.push(Target::new(t, Instant::now())),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+            if self.targets.is_empty() && !open {
+                return;
+            }
+            // Every target whose tick has come, on one wake-up.
+            let mut i = 0;
+            while i < self.targets.len() {
+                let now = Instant::now();
+                let step = if self.targets[i].due() <= now {
+                    self.targets[i].step(now, self.epoch, &self.tx)
+                } else {
+                    Step::Continue
+                };
+                match step {
+                    Step::Continue => i += 1,
+                    Step::Deaf => return,
+                    Step::End(reason) => {
+                        let t = self.targets.swap_remove(i);
+                        self.live.fetch_sub(1, Ordering::SeqCst);
+                        if !t.finish(reason, &self.tx) {
+                            return;
+                        }
+                    }
+                }
+            }
             let now = Instant::now();
-            let at = now - start;
-            let threads = match self.source.sample(&tids) {
-                Ok(t) => t,
-                Err(_) => {
-                    if let Some(r) = self.target_gone() {
-                        break (r, at);
-                    }
-                    tids.iter()
-                        .map(|&tid| ThreadSample {
-                            tid,
-                            stack: Err(SampleError::Torn),
-                            context: 0,
-                        })
-                        .collect()
-                }
-            };
-            let any_gone = threads.iter().any(|t| t.stack == Err(SampleError::Gone));
-            if batch.is_empty() {
-                batch_start = now;
-            }
-            batch.push(Sample {
-                at,
-                interval,
-                threads,
-            });
-            if (batch.len() >= BATCH_MAX || now - batch_start >= BATCH_AGE)
-                && !self.flush(&mut batch)
-            {
-                break (EndReason::Interrupted, at);
-            }
-            if any_gone || now >= next_rescan {
-                next_rescan = now + RESCAN;
-                match self.rescan() {
-                    Err(r) => break (r, at),
-                    Ok(true) => {
-                        tids = self.threads.keys().copied().collect();
-                        let _ = self.send(Msg::Threads(self.threads.values().cloned().collect()));
-                    }
-                    Ok(false) => {}
-                }
-            }
-            if let Some(b) = &self.cfg.budget
-                && now >= budget_check
-            {
-                // Share the CPU budget between targets: lengthen the interval
-                // when over this target's share, shorten it back when well under,
-                // never beyond the requested rate nor below 3 samples a threshold.
+            if now >= budget_check {
                 let cpu = thread_cpu_time();
                 let used = (cpu - cpu_before).as_secs_f64()
                     / (now - budget_check + BUDGET_PERIOD).as_secs_f64();
                 cpu_before = cpu;
                 budget_check = now + BUDGET_PERIOD;
-                let share = b.fraction / b.targets.load(Ordering::SeqCst).max(1) as f64;
-                let wanted = if used > share {
-                    interval.mul_f64((used / share).min(4.0))
-                } else if used < share / 2.0 {
-                    interval.mul_f64(0.75)
-                } else {
-                    interval
-                };
-                let slowest = b.max_interval.max(self.cfg.interval);
-                interval = wanted.clamp(self.cfg.interval, slowest);
-                if interval == slowest && used > share && !said_budget {
-                    said_budget = true;
-                    eprintln!(
-                        "aelm: pid {}: --max-cpu leaves too little to cover the threshold; sampling at {:.0} Hz, 3 samples a threshold, and blocks near the threshold may be missed",
-                        self.cfg.pid,
-                        1.0 / interval.as_secs_f64()
-                    );
+                self.apply_budget(used, now);
+            }
+            let wake = self.targets.iter().map(Target::due).min();
+            if self.targets.iter().any(Target::sampling) {
+                // The hot path: one sleep, no channel wait (a channel wait
+                // spins and yields before it blocks).
+                if let Some(w) = wake
+                    && w > now
+                {
+                    std::thread::sleep(w - now);
                 }
-            }
-            next += interval;
-            let now = Instant::now();
-            if now > next + interval * MAX_LAG_TICKS {
-                let behind = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64;
-                missed += behind;
-                next += interval.saturating_mul(behind.min(u32::MAX as u64) as u32);
-            }
-            if out_of_time(next) {
-                let end = begun + self.cfg.duration.unwrap_or_default();
-                self.flush(&mut batch);
-                if self.stopped_within(end) {
-                    break (EndReason::Interrupted, Instant::now() - start);
+            } else {
+                let mut sel = Select::new();
+                sel.recv(&self.stop);
+                if open {
+                    sel.recv(&self.added);
                 }
-                break (EndReason::Duration, Instant::now() - start);
+                let _ =
+                    sel.ready_timeout(wake.map_or(IDLE_WAIT, |w| w.saturating_duration_since(now)));
             }
-            if self.sleep_until(next) {
-                break (EndReason::Interrupted, Instant::now() - start);
-            }
-        };
-        self.flush(&mut batch);
-        if let Some(b) = &self.cfg.budget {
-            b.targets.fetch_sub(1, Ordering::SeqCst);
         }
-        (reason, elapsed, missed)
+    }
+
+    /// Under `--max-cpu`: doubles every interval while over the budget and
+    /// halves it back while well under, between the asked rate and three
+    /// samples a threshold; says which targets it cannot cover.
+    fn apply_budget(&mut self, used: f64, now: Instant) {
+        let Some(b) = self.budget else { return };
+        if !self.targets.iter().any(Target::sampling) {
+            return;
+        }
+        // The level at which `base` doubled reaches the longest interval
+        // allowed (there the interval is that longest one: all targets at
+        // the cap share it, so they still share a grid).
+        let max_level = |base: Duration| -> u32 {
+            let mut l = 0;
+            while l < 16 && base * (1 << l) < b.max_interval {
+                l += 1;
+            }
+            l
+        };
+        let interval_at = |base: Duration, level: u32| -> Duration {
+            (base * (1 << level)).min(b.max_interval.max(base))
+        };
+        let cap = self
+            .targets
+            .iter()
+            .map(|t| max_level(t.cfg.interval))
+            .max()
+            .unwrap_or(0);
+        if used > b.fraction {
+            let steps = (used / b.fraction).log2().ceil().max(1.0) as u32;
+            self.level = (self.level + steps).min(cap);
+        } else if used < b.fraction * 0.4 && self.level > 0 {
+            self.level -= 1;
+        }
+        for t in &mut self.targets {
+            let level = self.level.min(max_level(t.cfg.interval));
+            let interval = interval_at(t.cfg.interval, level);
+            t.set_interval(interval, self.epoch, now);
+            let at_cap = level == max_level(t.cfg.interval) && level > 0;
+            if at_cap && used > b.fraction && t.sampling() && !t.said_budget {
+                t.said_budget = true;
+                eprintln!(
+                    "aelm: pid {}: --max-cpu leaves too little to cover the threshold; sampling at {:.0} Hz, 3 samples a threshold, and blocks near the threshold may be missed",
+                    t.cfg.pid,
+                    1.0 / interval.as_secs_f64()
+                );
+            }
+        }
+    }
+
+    /// The session stops: every target sends what it has and ends.
+    fn stop_all(&mut self) {
+        let now = Instant::now();
+        for t in std::mem::take(&mut self.targets) {
+            self.live.fetch_sub(1, Ordering::SeqCst);
+            let reason = if t.end_at.is_some_and(|e| now >= e) {
+                EndReason::Duration
+            } else {
+                EndReason::Interrupted
+            };
+            if !t.finish(reason, &self.tx) {
+                return;
+            }
+        }
+        // Targets handed over but never started end too.
+        while let Ok(t) = self.added.try_recv() {
+            self.live.fetch_sub(1, Ordering::SeqCst);
+            if !send(
+                &self.tx,
+                t.cfg.pid,
+                Msg::Ended {
+                    reason: EndReason::Interrupted,
+                    elapsed: Duration::ZERO,
+                    missed_ticks: 0,
+                    reads: None,
+                },
+            ) {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_lie_on_one_grid() {
+        let e = Instant::now();
+        let ms = Duration::from_millis(1);
+        assert_eq!(next_tick(e, ms, e), e + ms);
+        assert_eq!(next_tick(e, ms, e + ms / 2), e + ms);
+        assert_eq!(next_tick(e, ms, e + ms), e + ms * 2);
+        // A doubled interval keeps a subset of the same ticks.
+        let t = next_tick(e, ms * 2, e + ms * 3);
+        assert_eq!(t, e + ms * 4);
+        assert_eq!(next_tick(e, ms, t - ms / 2), t);
+        // Before the epoch: the first tick after it.
+        assert_eq!(next_tick(e + ms, ms, e), e + ms * 2);
     }
 }

@@ -266,23 +266,23 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
     };
     let (tx, rx) = bounded::<Envelope>(CHANNEL_DEPTH);
     let scfg = SamplerConfig::new(pid, opts.interval(), opts.duration(), opts.thread);
-    let mut handles = vec![
-        sampler::spawn(source, scfg, tx.clone(), stop_rx.clone())
-            .context("starting the sampler thread")?,
-    ];
+    let first = sampler::NewTarget { source, cfg: scfg };
+    let (pool, sampler) = sampler::spawn(tx.clone(), stop_rx.clone(), None, Some(first))
+        .context("starting the sampler thread")?;
+    let mut handles = vec![sampler];
     if opts.subprocesses {
         let follow = crate::follow::Follower {
             selection: crate::follow::Selection::Descendants(pid),
             scan: crate::follow::SCAN,
             max_targets: crate::follow::MAX_TARGETS,
-            budget: None,
             opts: opts.clone(),
             kind,
-            tx: tx.clone(),
+            pool: pool.clone(),
             stop: stop_rx.clone(),
         };
         handles.push(follow.spawn().context("starting the subprocess follower")?);
     }
+    drop(pool);
     // The session ends when every sampler (and the follower) has let go.
     drop(tx);
     drop(stop_rx);
@@ -328,18 +328,19 @@ pub fn watch(
     watch_signals(stopper.clone(), None)?;
     let (tx, rx) = bounded::<Envelope>(CHANNEL_DEPTH);
     let kind = opts.reader.kind();
+    let budget = sampler::Budget {
+        fraction: max_cpu_percent / 100.0,
+        max_interval: opts.threshold() / 3,
+    };
+    let (pool, sampler) = sampler::spawn(tx, stop_rx.clone(), Some(budget), None)
+        .context("starting the sampler thread")?;
     let follow = crate::follow::Follower {
         selection: crate::follow::Selection::Matching(matcher),
         scan,
         max_targets,
-        budget: Some(Arc::new(crate::sampler::Budget {
-            fraction: max_cpu_percent / 100.0,
-            max_interval: opts.threshold() / 3,
-            targets: std::sync::atomic::AtomicUsize::new(0),
-        })),
         opts: opts.clone(),
         kind,
-        tx,
+        pool,
         stop: stop_rx,
     };
     let handle = follow.spawn().context("starting the process scanner")?;
@@ -354,6 +355,7 @@ pub fn watch(
     );
     stopper.stop();
     let _ = handle.join();
+    let _ = sampler.join();
     status
 }
 

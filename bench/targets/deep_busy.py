@@ -13,7 +13,11 @@ goes back in, so the loop's blocks end and begin as they would in a real
 program (aelm reports a ~SLICE_MS block each time) while the loop stays busy
 nearly all the time.
 
-Usage: python deep_busy.py [DEPTH] [SLICE_MS]     (defaults 22, 100)
+With MODE ``sleep`` the leaf blocks in ``time.sleep`` instead of spinning:
+the same stack, held for the same time, with no CPU burnt (many such
+targets fit on a small machine: bench/sampler_cost.py's many-targets part).
+
+Usage: python deep_busy.py [DEPTH] [SLICE_MS] [MODE]   (defaults 22, 100, spin)
 Prints "ready PID" on stdout once the loop is busy; runs until killed.
 """
 import asyncio
@@ -23,6 +27,7 @@ import time
 
 DEPTH = int(sys.argv[1]) if len(sys.argv) > 1 else 22
 SLICE_S = (float(sys.argv[2]) if len(sys.argv) > 2 else 100.0) / 1000.0
+SLEEP = len(sys.argv) > 3 and sys.argv[3] == "sleep"
 
 
 def step(x):
@@ -42,6 +47,8 @@ def spin(seconds):
 
 async def level(n):
     if n == 0:
+        if SLEEP:
+            return time.sleep(SLICE_S)
         return spin(SLICE_S)
     return await level(n - 1)
 

@@ -179,11 +179,12 @@ fn open_pyspy(pid: i32) -> Result<PythonSpy> {
 }
 
 fn open_direct(pid: i32) -> Result<Box<dyn StackSource>> {
-    // py-spy's discovery first: it gives the clearest errors (version, permissions).
-    drop(open_pyspy(pid)?);
+    // py-spy's discovery first: it gives the clearest errors (version,
+    // permissions), and the same PythonSpy later names the threads.
+    let spy = open_pyspy(pid)?;
     let reader = DirectReader::attach(pid)
         .with_context(|| format!("attaching aelm's reader to pid {pid} ({})", comm(pid)))?;
-    Ok(Box::new(DirectSource::new(reader, pid)))
+    Ok(Box::new(DirectSource::new(reader, pid, Some(spy))))
 }
 
 /// Attaches to `pid`. With `wait`, keeps retrying until the deadline while

@@ -56,13 +56,15 @@ fn namespace_tids(pid: i32) -> HashMap<u64, u64> {
 }
 
 impl DirectSource {
-    pub fn new(reader: DirectReader, pid: i32) -> DirectSource {
+    /// `spy`: py-spy attached to the same process, if the caller has one
+    /// (finding the interpreter is the costly part of attaching).
+    pub fn new(reader: DirectReader, pid: i32, spy: Option<PythonSpy>) -> DirectSource {
         DirectSource {
             reader,
             pid,
             threads: HashMap::new(),
             names: HashMap::new(),
-            spy: PythonSpy::new(pid, &pyspy_config()).ok(),
+            spy: spy.or_else(|| PythonSpy::new(pid, &pyspy_config()).ok()),
         }
     }
 
