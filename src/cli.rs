@@ -34,6 +34,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  aelm attach --pid 1234 --threshold-ms 10 | jq .")]
     Attach {
         /// Process id of the running Python program.
+        ///
+        /// With `--subprocesses`, the pid of a gunicorn or uvicorn master.
+        ///
+        /// Example: aelm attach --pid "$(pgrep -of 'uvicorn app:app')"
         #[arg(long, short = 'p', value_name = "PID")]
         pid: i32,
         #[command(flatten)]
@@ -41,18 +45,24 @@ pub enum Command {
     },
     /// Start a Python program and report event-loop blocks from its start.
     ///
-    /// The program's stdout goes to aelm's stderr, so stdout carries only JSON lines.
+    /// The program's stdout goes to aelm's stderr, so stdout carries only aelm's lines.
+    /// aelm exits with the program's exit status (or 3 with --fail-on-block).
     #[command(after_help = "Example:\n  aelm run --threshold-ms 20 -- python app.py")]
     Run {
         #[command(flatten)]
         opts: WatchOpts,
-        /// The command to run, after `--`.
+        /// The program and its arguments, after `--`.
+        ///
+        /// It must become the Python process itself (python, a venv's bin/python, or a
+        /// launcher that execs Python), not a shell that starts Python as a child.
+        ///
+        /// Example: aelm run -- python -m uvicorn app:app --port 8000
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
-    /// Watch every asyncio process on this host (or the PID namespace aelm sees),
-    /// new ones too, until Ctrl-C or --duration.
+    /// Watch every asyncio process on this host, new ones too.
     ///
+    /// Watches the processes of the PID namespace aelm sees until Ctrl-C or --duration.
     /// Python processes are attached as they appear (rescanned every --scan-interval);
     /// those with no event loop yet are kept in view and watched once a loop appears;
     /// other processes are ignored. Each process gets its own start and end line.
@@ -63,16 +73,31 @@ pub enum Command {
         #[command(flatten)]
         opts: WatchOpts,
         /// Only processes whose command line matches this regular expression.
+        ///
+        /// The command line is the arguments joined by spaces; the expression may match
+        /// anywhere in it. Default: every process.
+        ///
+        /// Example: --match 'uvicorn|gunicorn'
         #[arg(long = "match", value_name = "REGEX")]
         matcher: Option<regex::Regex>,
         /// Seconds between scans for new processes.
+        ///
+        /// Example: --scan-interval 0.5
         #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = positive_f64)]
         scan_interval: f64,
         /// Most processes watched at once.
+        ///
+        /// aelm says once on stderr when it leaves a process out.
+        ///
+        /// Example: --max-targets 200
         #[arg(long, default_value_t = 64, value_name = "N")]
         max_targets: usize,
-        /// CPU budget for sampling, in percent of one core, shared by all targets: the
-        /// rate per target adapts to stay inside it, never below 3 samples per threshold.
+        /// CPU budget for sampling, in percent of one core, shared by all targets.
+        ///
+        /// The rate per target adapts to stay inside it, never below 3 samples per
+        /// threshold.
+        ///
+        /// Example: --max-cpu 25
         #[arg(long, default_value_t = 10.0, value_name = "PERCENT", value_parser = positive_f64)]
         max_cpu: f64,
     },
@@ -84,63 +109,113 @@ pub enum Command {
         after_help = "Examples:\n  aelm summarize blocks.jsonl\n  kubectl logs -l app=api | aelm summarize --format json -"
     )]
     Summarize {
-        /// Files of JSON lines (`-` for stdin).
+        /// Files of JSON lines (`-` for stdin, the default).
+        ///
+        /// Example: aelm summarize pod-a.log pod-b.log
         #[arg(value_name = "FILE")]
         files: Vec<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// Print the summary as a table or as one JSON object.
+        ///
+        /// Example: --format json | jq '.top[0]'
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
         /// How many culprits to list.
+        ///
+        /// Example: --top 3
         #[arg(long, default_value_t = crate::summary::DEFAULT_TOP, value_name = "N")]
         top: usize,
     },
-    /// Write one self-contained HTML page (timeline, top culprits, flame graph) from JSON
-    /// lines aelm wrote earlier: one run, or many files from many processes and hosts.
+    /// Write a self-contained HTML report (timeline, top culprits, flame graph).
+    ///
+    /// Reads JSON lines aelm wrote earlier: one run, or many files from many processes
+    /// and hosts. The page needs no network to open.
     #[command(
         after_help = "Examples:\n  aelm report blocks.jsonl -o report.html\n  cat node-*.jsonl | aelm report - -o fleet.html"
     )]
     Report {
         /// Files of JSON lines (`-` for stdin).
+        ///
+        /// Example: aelm report node-a.jsonl node-b.jsonl -o fleet.html
         #[arg(value_name = "FILE", required = true)]
         files: Vec<String>,
         /// The HTML file to write.
+        ///
+        /// Example: -o report.html
         #[arg(long, short = 'o', value_name = "HTML")]
         output: PathBuf,
     },
-    /// Print a shell completion script, e.g. `aelm completions bash > /etc/bash_completion.d/aelm`.
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  source <(aelm completions bash)")]
     Completions {
         /// Shell to complete for.
+        ///
+        /// Example: aelm completions bash > /etc/bash_completion.d/aelm
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print aelm's man page (roff), e.g. `aelm man | man -l -`.
-    Man,
-    /// Print every Python thread's current stack once (JSON, one line per thread),
-    /// with what aelm makes of it: loop or not, idle or busy, which callback.
+    /// Print aelm's man pages (roff), or write them all to a directory.
+    ///
+    /// `aelm man` prints aelm(1), `aelm man COMMAND` prints aelm-COMMAND(1), and
+    /// `aelm man --dir DIR` writes aelm.1 and one aelm-COMMAND.1 per command into DIR.
+    #[command(
+        after_help = "Examples:\n  aelm man attach | man -l -\n  aelm man --dir /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Print this command's page (aelm-COMMAND(1)) instead of aelm(1).
+        ///
+        /// Example: aelm man attach | man -l -
+        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+        command: Option<String>,
+        /// Write aelm.1 and aelm-COMMAND.1 for every command into DIR (created if absent).
+        ///
+        /// Example: --dir /usr/local/share/man/man1
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print every Python thread's stack once, with what aelm makes of it.
+    ///
+    /// One JSON line per thread: its stack, and whether it runs an event loop that is
+    /// idle, busy in its own machinery, or busy in a callback (and which).
     #[command(after_help = "Example:\n  aelm dump --pid 1234 | jq .loop")]
     Dump {
         /// Process id of the running Python program.
+        ///
+        /// Example: aelm dump --pid 1234
         #[arg(long, short = 'p', value_name = "PID")]
         pid: i32,
-        /// Stack reader.
+        /// How to read the target's stacks.
+        ///
+        /// Example: --reader py-spy
         #[arg(long, value_enum, default_value_t = Reader::Direct)]
         reader: Reader,
     },
 }
 
-/// Output format of block lines.
+/// Output format of `attach`, `run` and `watch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// One JSON object per line (schema v1, see docs/schema.md).
     Json,
-    /// One readable line per block, for a terminal.
+    /// One readable line per block, for a terminal, and a table of culprits at the end.
+    Text,
+}
+
+/// Output format of `aelm summarize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// One JSON object: lines read and skipped, processes, blocks, and the top culprits.
+    Json,
+    /// A line of totals, then a table of the top culprits.
     Text,
 }
 
 /// Stack reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Reader {
+    /// aelm's own reader: about one memory read a sample.
     Direct,
+    /// py-spy's reader, kept for comparison: slower, merges back-to-back callbacks of
+    /// the same code, no coroutine flags.
     #[value(name = "py-spy")]
     PySpy,
 }
@@ -154,74 +229,120 @@ impl Reader {
     }
 }
 
-/// Options shared by `attach` and `run`.
+/// Options shared by `attach`, `run` and `watch`.
 #[derive(Debug, Clone, Args)]
 pub struct WatchOpts {
     /// Report blocks of at least this many milliseconds.
+    ///
+    /// Fractions allowed. The default rate is ten samples per threshold.
+    ///
+    /// Example: --threshold-ms 20
     #[arg(long, default_value_t = 50.0, value_name = "MS", value_parser = positive_f64)]
     pub threshold_ms: f64,
 
     /// Samples per second [default: ten per threshold, clamped to 100..20000].
+    ///
+    /// A block's duration is accurate to about one interval (1/HZ).
+    ///
+    /// Example: --rate 1000
     #[arg(long, value_name = "HZ", value_parser = rate_hz)]
     pub rate: Option<f64>,
 
-    /// Stop after this many seconds (fractions allowed), e.g. --duration 2.5.
+    /// Stop after this many seconds.
+    ///
+    /// Fractions allowed. Without it, aelm runs until the target exits or it gets Ctrl-C.
+    ///
+    /// Example: --duration 2.5
     #[arg(long, value_name = "SECONDS", value_parser = positive_f64)]
     pub duration: Option<f64>,
 
-    /// Write the JSON lines to FILE instead of stdout.
+    /// Write the lines to FILE instead of stdout.
+    ///
+    /// The file is created, or emptied if it exists. JSON unless --format text.
+    ///
+    /// Example: --output /var/log/aelm/blocks.jsonl
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
     /// Output format [default: text when stdout is a terminal, json otherwise].
+    ///
+    /// Example: --format text -o blocks.txt
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
-    /// Frames whose file path contains this substring count as your code (repeatable),
-    /// e.g. --include site-packages/mylib.
+    /// Frames whose file path contains this substring count as your code (repeatable).
+    ///
+    /// By default a frame is your code unless it is in the standard library or under
+    /// site-packages or dist-packages. The culprit is the deepest frame of your code.
+    ///
+    /// Example: --include site-packages/mycompany_lib
     #[arg(long, value_name = "SUBSTRING")]
     pub include: Vec<String>,
 
     /// Frames whose file path contains this substring never count as your code
-    /// (repeatable; wins over --include), e.g. --exclude /app/vendor/.
+    /// (repeatable; wins over --include).
+    ///
+    /// Example: --exclude /app/vendor/
     #[arg(long, value_name = "SUBSTRING")]
     pub exclude: Vec<String>,
 
-    /// Watch only this thread (native thread id, as in `ps -L`), even if aelm does not
-    /// recognise an event loop on it.
+    /// Watch only this thread (native thread id, as in `ps -L`).
+    ///
+    /// Watched even if aelm does not recognise an event loop on it. Applies to the
+    /// process given to `attach` or `run`, not to those found by --subprocesses or
+    /// `aelm watch`.
+    ///
+    /// Example: --thread 28395
     #[arg(long, value_name = "TID")]
     pub thread: Option<u64>,
 
-    /// Report a block that is still going after this many milliseconds once as
-    /// "ongoing", and again when it ends.
+    /// Report a block still going after this many milliseconds once as "ongoing",
+    /// and again when it ends.
+    ///
+    /// Example: --ongoing-ms 5000
     #[arg(long, default_value_t = 1000.0, value_name = "MS", value_parser = positive_f64)]
     pub ongoing_ms: f64,
 
-    /// How to read the target's stacks: aelm's own reader (about one memory read a
-    /// sample), or py-spy's (slower, cannot tell apart back-to-back callbacks of the same
-    /// code, no coroutine flags; kept for comparison).
+    /// How to read the target's stacks.
+    ///
+    /// Example: --reader py-spy
     #[arg(long, value_enum, default_value_t = Reader::Direct)]
     pub reader: Reader,
 
-    /// Also watch the target's descendant processes (the workers of gunicorn or
-    /// `uvicorn --workers N`), including ones started later; every line carries its pid.
+    /// Also watch the target's descendant processes (gunicorn or uvicorn workers).
+    ///
+    /// Workers started later are watched too; every line carries its pid. No effect
+    /// under `aelm watch`, which already follows every matching process.
+    ///
+    /// Example: aelm attach --pid 1234 --subprocesses   (1234: the master's pid)
     #[arg(long)]
     pub subprocesses: bool,
 
-    /// Serve Prometheus metrics on HOST:PORT at /metrics, e.g. --metrics-addr 127.0.0.1:9464.
+    /// Serve Prometheus metrics on HOST:PORT at /metrics.
+    ///
+    /// Example: --metrics-addr 127.0.0.1:9464
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
 
-    /// At most this many culprit label values per pid in the metrics; the rest
-    /// count under culprit="other".
+    /// At most this many culprit label values per pid in the metrics.
+    ///
+    /// The rest count under culprit="other".
+    ///
+    /// Example: --metrics-max-culprits 20
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub metrics_max_culprits: usize,
 
-    /// Also write the HTML report of this run to FILE when it ends (see `aelm report`).
+    /// Also write the HTML report of this run to FILE when it ends.
+    ///
+    /// The same page as `aelm report` makes from the run's JSON lines.
+    ///
+    /// Example: --html report.html
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
     /// Exit with status 3 if any block was reported (for CI).
+    ///
+    /// Example: aelm run --fail-on-block -- python -m pytest tests/
     #[arg(long)]
     pub fail_on_block: bool,
 }
@@ -273,6 +394,125 @@ fn rate_hz(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of `cmd` and its commands (clap's own help, version and
+    /// `help` command aside), as (command path, argument).
+    fn all_args(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in cmd.get_arguments() {
+            if !matches!(arg.get_id().as_str(), "help" | "version") {
+                out.push((path.to_string(), arg.clone()));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            all_args(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// The arguments whose long help (`--help`, the man pages) has no
+    /// `Example:` line that uses them: an option's example must name the
+    /// option (`--threshold-ms 20`), a positional's must be a whole command
+    /// line of its command (`aelm summarize a.jsonl b.jsonl`).
+    fn missing_examples(cmd: clap::Command) -> Vec<String> {
+        let mut cmd = cmd;
+        cmd.build();
+        let mut args = Vec::new();
+        all_args(&cmd, cmd.get_name(), &mut args);
+        let mut missing = Vec::new();
+        for (path, arg) in args {
+            let name = match (arg.get_long(), arg.get_short()) {
+                (Some(long), _) => format!("--{long}"),
+                (None, Some(short)) => format!("-{short}"),
+                (None, None) => format!("<{}>", arg.get_id()),
+            };
+            let help = arg
+                .get_long_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let examples: Vec<&str> = help
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("Example: "))
+                .collect();
+            let ok = examples.iter().any(|ex| {
+                if arg.is_positional() {
+                    ex.starts_with(&format!("{path} "))
+                } else {
+                    ex.split_whitespace().any(|tok| {
+                        arg.get_long().is_some_and(|l| {
+                            tok == format!("--{l}") || tok.starts_with(&format!("--{l}="))
+                        }) || arg.get_short().is_some_and(|s| tok == format!("-{s}"))
+                    })
+                }
+            });
+            let short = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            if !ok || short.is_empty() || short.contains('\n') || short.contains("Example") {
+                missing.push(format!("{path} {name}"));
+            }
+        }
+        missing
+    }
+
+    #[test]
+    fn every_argument_has_an_example_in_its_long_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut args = Vec::new();
+        all_args(&cmd, "aelm", &mut args);
+        let seen: Vec<String> = args
+            .iter()
+            .map(|(path, a)| format!("{path} {}", a.get_id()))
+            .collect();
+        for want in [
+            "aelm attach pid",
+            "aelm watch threshold_ms",
+            "aelm run command",
+            "aelm man dir",
+        ] {
+            assert!(
+                seen.iter().any(|s| s == want),
+                "{want} not walked: {seen:?}"
+            );
+        }
+        let missing = missing_examples(Cli::command());
+        assert!(
+            missing.is_empty(),
+            "arguments without an `Example:` line using them in their long help \
+             (or without a one-line short help): {missing:?}"
+        );
+    }
+
+    #[test]
+    fn the_example_check_finds_an_argument_without_one() {
+        let cmd = clap::Command::new("aelm").subcommand(
+            clap::Command::new("probe")
+                .arg(
+                    clap::Arg::new("good")
+                        .long("good")
+                        .help("Has one")
+                        .long_help("Has one.\n\nExample: --good 3"),
+                )
+                .arg(
+                    clap::Arg::new("elsewhere")
+                        .long("elsewhere")
+                        .help("Its example uses another option")
+                        .long_help("Its example uses another option.\n\nExample: --good 3"),
+                )
+                .arg(clap::Arg::new("bare").long("bare").help("No long help"))
+                .arg(
+                    clap::Arg::new("file")
+                        .help("A positional")
+                        .long_help("A positional.\n\nExample: --file x"),
+                ),
+        );
+        assert_eq!(
+            missing_examples(cmd),
+            vec![
+                "aelm probe --elsewhere",
+                "aelm probe --bare",
+                "aelm probe <file>"
+            ]
+        );
+    }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(args)

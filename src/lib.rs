@@ -11,6 +11,7 @@ pub mod detector;
 pub mod dump;
 pub mod follow;
 pub mod html;
+pub mod man;
 pub mod metrics;
 pub mod python;
 pub mod report;

@@ -2,7 +2,7 @@
 
 use aelm::cli::{self, Cli, Command};
 use aelm::session::{self, Target};
-use aelm::{dump, html, summary};
+use aelm::{dump, html, man, summary};
 use clap::{CommandFactory, Parser};
 
 /// Exit status when aelm could not attach or failed.
@@ -28,7 +28,7 @@ fn main() {
             max_cpu,
         ),
         Command::Summarize { files, format, top } => {
-            summary::run(&files, format == cli::Format::Json, top)
+            summary::run(&files, format == cli::SummaryFormat::Json, top)
         }
         Command::Report { files, output } => match html::report_files(&files, &output) {
             Ok(stats) => {
@@ -52,10 +52,7 @@ fn main() {
             clap_complete::generate(shell, &mut cmd, "aelm", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
-            .map(|()| 0)
-            .map_err(anyhow::Error::from),
+        Command::Man { command, dir } => man::run(command.as_deref(), dir.as_deref()),
     };
     let status = match result {
         Ok(status) => status,

@@ -511,3 +511,139 @@ fn summarize_completions_and_man_from_the_binary() {
     let man = Command::new(aelm_bin()).arg("man").output().expect("man");
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH aelm"));
 }
+
+/// The man page text with roff's escaped hyphens (`\-`) made plain.
+fn unroff(text: &str) -> String {
+    text.replace("\\-", "-")
+}
+
+/// The `.TH` line of a page: the first line after the quote-string
+/// definitions (`.ie`/`.el`) that clap_mangen puts first.
+fn title_line(text: &str) -> Option<&str> {
+    text.lines()
+        .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+}
+
+#[test]
+fn man_writes_a_page_per_command_into_a_directory() {
+    let dir = scratch("man").join("man1");
+    let (code, stdout, stderr) = run_aelm(&["man", "--dir", &dir.to_string_lossy()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let mut want = vec!["aelm.1".to_string()];
+    want.extend(
+        [
+            "attach",
+            "run",
+            "watch",
+            "summarize",
+            "report",
+            "completions",
+            "man",
+            "dump",
+        ]
+        .map(|c| format!("aelm-{c}.1")),
+    );
+    want.sort();
+    let mut got: Vec<String> = std::fs::read_dir(&dir)
+        .expect("man dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(
+        stderr.contains(&format!("wrote 9 man pages to {}", dir.display())),
+        "{stderr}"
+    );
+    let groff = Command::new("groff")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    for name in &got {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).expect("page");
+        let stem = name.trim_end_matches(".1");
+        let th = title_line(&text).unwrap_or("");
+        assert!(
+            th.starts_with(&format!(".TH {stem} 1 ")),
+            "{name}: first macro {th:?}"
+        );
+        assert!(
+            th.contains(concat!("aelm ", env!("CARGO_PKG_VERSION"))),
+            "{th}"
+        );
+        for section in [".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION"] {
+            assert!(text.contains(section), "{name} lacks {section}");
+        }
+        if groff {
+            // groff reads it as a man page, without a warning.
+            let out = Command::new("groff")
+                .args(["-man", "-Tutf8", "-ww", "-z"])
+                .arg(&path)
+                .output()
+                .expect("groff");
+            assert!(
+                out.status.success() && out.stderr.is_empty(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    if !groff {
+        eprintln!("groff missing: pages checked without it");
+    }
+    // aelm(1) refers to each command's page.
+    let top = unroff(&std::fs::read_to_string(dir.join("aelm.1")).expect("aelm.1"));
+    assert!(top.contains("aelm-attach(1)") && top.contains("aelm-dump(1)"));
+    assert!(!top.contains("aelm-help(1)"));
+}
+
+#[test]
+fn man_prints_one_command_page() {
+    let (code, stdout, stderr) = run_aelm(&["man", "attach"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = unroff(&stdout);
+    assert!(title_line(&text).is_some_and(|l| l.starts_with(".TH aelm-attach 1 ")));
+    assert!(text.contains("--threshold-ms"), "{text}");
+    assert!(text.contains("Example: --threshold-ms 20"), "{text}");
+    let (code, stdout, _) = run_aelm(&["man", "summarize"]);
+    assert_eq!(code, 0);
+    let text = unroff(&stdout);
+    assert!(text.contains("--top") && !text.contains("--threshold-ms"));
+    // No command: aelm(1), as before.
+    let (code, stdout, _) = run_aelm(&["man"]);
+    assert_eq!(code, 0);
+    assert!(title_line(&stdout).is_some_and(|l| l.starts_with(".TH aelm 1 ")));
+}
+
+#[test]
+fn man_errors_name_the_command_or_the_path() {
+    let (code, stdout, stderr) = run_aelm(&["man", "atach"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("`atach`"), "{stderr}");
+    assert!(
+        stderr.contains("attach, run, watch, summarize, report, completions, man, dump"),
+        "{stderr}"
+    );
+    // A directory that cannot be made: its parent is a file.
+    let file = scratch("man-err").join("not-a-dir");
+    std::fs::write(&file, "x").expect("file");
+    let bad = file.join("man1");
+    let (code, _, stderr) = run_aelm(&["man", "--dir", &bad.to_string_lossy()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&bad.display().to_string()), "{stderr}");
+    // A page that cannot be written: a directory is in its place.
+    let dir = scratch("man-err");
+    let blocker = dir.join("aelm-run.1");
+    std::fs::create_dir_all(&blocker).expect("blocker");
+    let (code, _, stderr) = run_aelm(&["man", "--dir", &dir.to_string_lossy()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write {}", blocker.display())),
+        "{stderr}"
+    );
+    // A command page and --dir together: a usage error.
+    let (code, _, _) = run_aelm(&["man", "attach", "--dir", &bad.to_string_lossy()]);
+    assert_eq!(code, 2);
+}
