@@ -13,6 +13,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub const MIN_RATE_HZ: f64 = 100.0;
 pub const MAX_RATE_HZ: f64 = 20_000.0;
 
+/// The commands that have a man page of their own (`aelm man COMMAND`);
+/// a test checks it against the command tree.
+pub const MAN_PAGES: [&str; 8] = [
+    "attach",
+    "run",
+    "watch",
+    "summarize",
+    "report",
+    "completions",
+    "man",
+    "dump",
+];
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aelm",
@@ -20,7 +33,9 @@ pub const MAX_RATE_HZ: f64 = 20_000.0;
     about = "Find the synchronous code that blocks a running Python asyncio event loop, from outside the process.",
     long_about = "aelm samples the event-loop thread(s) of a running CPython 3.8-3.15 process \
 from outside (it only reads the process's memory), detects when the loop stays busy in one \
-callback for at least the threshold, names the culprit frame, and prints one JSON line per block.",
+callback for at least the threshold, names the culprit frame, and reports each block: one JSON \
+line per block (the default when stdout is not a terminal), or one readable line (--format text, \
+the default on a terminal).",
     after_help = "Examples:\n  aelm attach --pid 1234 --threshold-ms 10 | jq .\n  aelm run --threshold-ms 20 -- python app.py\n  aelm run --fail-on-block -- python -m pytest tests/"
 )]
 pub struct Cli {
@@ -164,7 +179,7 @@ pub enum Command {
         /// Print this command's page (aelm-COMMAND(1)) instead of aelm(1).
         ///
         /// Example: aelm man attach | man -l -
-        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+        #[arg(value_name = "COMMAND", conflicts_with = "dir", value_parser = clap::builder::PossibleValuesParser::new(MAN_PAGES))]
         command: Option<String>,
         /// Write aelm.1 and aelm-COMMAND.1 for every command into DIR (created if absent).
         ///

@@ -48,9 +48,17 @@ fn main() {
             Err(e) => Err(e),
         },
         Command::Completions { shell } => {
+            // Into a buffer first: generate() panics on a write error
+            // (`aelm completions bash | head`).
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "aelm", &mut std::io::stdout());
-            Ok(0)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "aelm", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(anyhow::Error::from(e).context("writing the completion script"))
+                }
+                _ => Ok(0),
+            }
         }
         Command::Man { command, dir } => man::run(command.as_deref(), dir.as_deref()),
     };

@@ -618,10 +618,12 @@ fn man_prints_one_command_page() {
 
 #[test]
 fn man_errors_name_the_command_or_the_path() {
+    // An unknown command is a usage error (exit 2), and clap lists the
+    // commands that have a page.
     let (code, stdout, stderr) = run_aelm(&["man", "atach"]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
-    assert!(stderr.contains("`atach`"), "{stderr}");
+    assert!(stderr.contains("'atach'"), "{stderr}");
     assert!(
         stderr.contains("attach, run, watch, summarize, report, completions, man, dump"),
         "{stderr}"
