@@ -37,6 +37,8 @@ struct Run {
 fn watch(dir: &Path, name: &str, args: &[&str], scrape_at: Option<(Duration, u16)>) -> Run {
     let out = dir.join(format!("{name}.jsonl"));
     let err = dir.join(format!("{name}.err"));
+    // Reaped below with wait4 (not Child::wait), which also gives its rusage.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(aelm_bin())
         .arg("watch")
         .args(args)
