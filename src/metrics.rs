@@ -8,11 +8,12 @@
 //! bounded: at most `--metrics-max-culprits` culprit values per pid (the
 //! rest count under `culprit="other"`), and the series of a process that
 //! exited are dropped after a grace period (so a last scrape still sees
-//! its final counts).
+//! its final counts): checked as samples arrive and at every scrape, so a
+//! quiet session drops them too.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
@@ -42,7 +43,10 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 13))
 }
 
-pub struct Metrics {
+/// The families and the bookkeeping that bounds them. Shared by the
+/// session (which records) and the HTTP thread (which expires and renders).
+struct State {
+    registry: Registry,
     blocks: Family<PidCulprit, Counter>,
     blocked: Family<PidCulprit, Counter<f64, AtomicU64>>,
     durations: Family<PidLabel, Histogram, fn() -> Histogram>,
@@ -58,60 +62,78 @@ pub struct Metrics {
     leaving: Vec<(Instant, i32)>,
 }
 
+/// The session's handle on the metrics; `/metrics` is served from a thread
+/// of its own (see [`Metrics::serve`]).
+pub struct Metrics {
+    state: Arc<Mutex<State>>,
+}
+
 impl Metrics {
-    /// Registers the metrics and serves them on `addr` from a thread.
-    pub fn serve(addr: &str, max_culprits: usize) -> Result<Metrics> {
+    /// Registers the metrics, without serving them.
+    pub fn new(max_culprits: usize) -> Metrics {
         let mut registry = Registry::default();
-        let m = Metrics {
-            blocks: Family::default(),
-            blocked: Family::default(),
-            durations: Family::new_with_constructor(duration_histogram),
-            samples: Family::default(),
-            errors: Family::default(),
-            targets: Gauge::default(),
-            rate: Family::default(),
-            rate_window: HashMap::new(),
-            max_culprits,
-            culprits: HashMap::new(),
-            leaving: Vec::new(),
-        };
-        registry.register("aelm_blocks", "Event-loop blocks seen", m.blocks.clone());
+        let blocks = Family::<PidCulprit, Counter>::default();
+        let blocked = Family::<PidCulprit, Counter<f64, AtomicU64>>::default();
+        let durations: Family<PidLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(duration_histogram);
+        let samples = Family::<PidLabel, Counter>::default();
+        let errors = Family::<PidLabel, Counter>::default();
+        let targets = Gauge::default();
+        let rate = Family::<PidLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register("aelm_blocks", "Event-loop blocks seen", blocks.clone());
         registry.register(
             "aelm_blocked_seconds",
             "Time event loops spent blocked",
-            m.blocked.clone(),
+            blocked.clone(),
         );
         registry.register(
             "aelm_block_duration_seconds",
             "Durations of event-loop blocks",
-            m.durations.clone(),
+            durations.clone(),
         );
-        registry.register("aelm_samples", "Samples taken", m.samples.clone());
+        registry.register("aelm_samples", "Samples taken", samples.clone());
         registry.register(
             "aelm_sample_errors",
             "Samples that could not be read",
-            m.errors.clone(),
+            errors.clone(),
         );
-        registry.register("aelm_targets", "Processes being watched", m.targets.clone());
+        registry.register("aelm_targets", "Processes being watched", targets.clone());
         registry.register(
             "aelm_sample_rate_hz",
             "Achieved sampling rate per process (adapts under --max-cpu)",
-            m.rate.clone(),
+            rate.clone(),
         );
+        Metrics {
+            state: Arc::new(Mutex::new(State {
+                registry,
+                blocks,
+                blocked,
+                durations,
+                samples,
+                errors,
+                targets,
+                rate,
+                rate_window: HashMap::new(),
+                max_culprits,
+                culprits: HashMap::new(),
+                leaving: Vec::new(),
+            })),
+        }
+    }
+
+    /// Registers the metrics and serves them on `addr` from a thread.
+    pub fn serve(addr: &str, max_culprits: usize) -> Result<Metrics> {
+        let m = Metrics::new(max_culprits);
         let server = tiny_http::Server::http(addr).map_err(|e| {
             anyhow!("could not serve metrics on {addr}: {e} (is the port already in use? choose another with --metrics-addr)")
         })?;
-        let registry = Arc::new(registry);
+        let state = Arc::clone(&m.state);
         std::thread::Builder::new()
             .name("aelm-metrics".into())
             .spawn(move || {
                 for request in server.incoming_requests() {
                     let response = if request.url().split('?').next() == Some("/metrics") {
-                        let mut body = String::new();
-                        if prometheus_client::encoding::text::encode(&mut body, &registry).is_err()
-                        {
-                            body.clear();
-                        }
+                        let body = lock(&state).render(Instant::now());
                         let ct = tiny_http::Header::from_bytes(
                             &b"Content-Type"[..],
                             &b"application/openmetrics-text; version=1.0.0; charset=utf-8"[..],
@@ -129,19 +151,22 @@ impl Metrics {
         Ok(m)
     }
 
-    pub fn target_started(&mut self) {
-        self.targets.inc();
+    pub fn target_started(&self) {
+        lock(&self.state).targets.inc();
     }
 
-    pub fn target_ended(&mut self, pid: i32) {
-        self.targets.dec();
-        self.leaving.push((Instant::now() + GRACE, pid));
+    pub fn target_ended(&self, pid: i32) {
+        let mut s = lock(&self.state);
+        s.targets.dec();
+        s.leaving.push((Instant::now() + GRACE, pid));
     }
 
-    pub fn block(&mut self, pid: i32, culprit: &str, seconds: f64) {
-        self.expire();
-        let seen = self.culprits.entry(pid).or_default();
-        let culprit = if seen.contains(culprit) || seen.len() < self.max_culprits {
+    pub fn block(&self, pid: i32, culprit: &str, seconds: f64) {
+        let mut s = lock(&self.state);
+        s.expire(Instant::now());
+        let max = s.max_culprits;
+        let seen = s.culprits.entry(pid).or_default();
+        let culprit = if seen.contains(culprit) || seen.len() < max {
             seen.insert(culprit.to_string());
             culprit
         } else {
@@ -151,38 +176,60 @@ impl Metrics {
             pid: pid.to_string(),
             culprit: culprit.to_string(),
         };
-        self.blocks.get_or_create(&labels).inc();
-        self.blocked.get_or_create(&labels).inc_by(seconds);
-        self.durations
+        s.blocks.get_or_create(&labels).inc();
+        s.blocked.get_or_create(&labels).inc_by(seconds);
+        s.durations
             .get_or_create(&PidLabel {
                 pid: pid.to_string(),
             })
             .observe(seconds);
     }
 
-    pub fn samples(&mut self, pid: i32, samples: u64, errors: u64) {
+    pub fn samples(&self, pid: i32, samples: u64, errors: u64) {
+        let mut s = lock(&self.state);
         let label = PidLabel {
             pid: pid.to_string(),
         };
-        self.samples.get_or_create(&label).inc_by(samples);
+        s.samples.get_or_create(&label).inc_by(samples);
         if errors > 0 {
-            self.errors.get_or_create(&label).inc_by(errors);
+            s.errors.get_or_create(&label).inc_by(errors);
         }
         let now = Instant::now();
-        let w = self.rate_window.entry(pid).or_insert((now, 0));
+        let w = s.rate_window.entry(pid).or_insert((now, 0));
         w.1 += samples;
         let dt = now - w.0;
         if dt >= Duration::from_secs(1) {
-            self.rate
-                .get_or_create(&label)
-                .set(w.1 as f64 / dt.as_secs_f64());
+            let hz = w.1 as f64 / dt.as_secs_f64();
             *w = (now, 0);
+            s.rate.get_or_create(&label).set(hz);
         }
     }
 
-    /// Drops the series of processes that left more than [`GRACE`] ago.
-    fn expire(&mut self) {
-        let now = Instant::now();
+    /// Periodic housekeeping (called as samples arrive; a scrape does the
+    /// same, so a quiet session still drops the series of exited pids).
+    pub fn tick(&self) {
+        let mut s = lock(&self.state);
+        if !s.leaving.is_empty() {
+            s.expire(Instant::now());
+        }
+    }
+
+    /// The text a scrape at `now` would get.
+    #[cfg(test)]
+    fn render_at(&self, now: Instant) -> String {
+        lock(&self.state).render(now)
+    }
+}
+
+/// The state, even if a thread panicked while holding it (the counters
+/// stay consistent enough to serve).
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    /// Drops the series of processes that left more than [`GRACE`] before `now`.
+    fn expire(&mut self, now: Instant) {
         let (gone, keep): (Vec<_>, Vec<_>) = self.leaving.drain(..).partition(|(t, _)| *t <= now);
         self.leaving = keep;
         for (_, pid) in gone {
@@ -210,10 +257,62 @@ impl Metrics {
         }
     }
 
-    /// Periodic housekeeping (called as samples arrive).
-    pub fn tick(&mut self) {
-        if !self.leaving.is_empty() {
-            self.expire();
+    /// Expires what is due at `now`, then encodes every series.
+    fn render(&mut self, now: Instant) -> String {
+        self.expire(now);
+        let mut body = String::new();
+        if prometheus_client::encoding::text::encode(&mut body, &self.registry).is_err() {
+            body.clear();
         }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_pid(text: &str, pid: i32) -> bool {
+        text.contains(&format!("pid=\"{pid}\""))
+    }
+
+    #[test]
+    fn series_of_an_exited_pid_go_after_the_grace_period_and_not_before() {
+        let m = Metrics::new(1);
+        for pid in [4242, 777] {
+            m.target_started();
+            m.block(pid, "app.handler", 0.120);
+            m.block(pid, "app.other_culprit", 0.050); // over the limit: "other"
+            m.samples(pid, 500, 3);
+        }
+        let text = m.render_at(Instant::now());
+        assert!(text.contains("aelm_blocks_total{pid=\"4242\",culprit=\"app.handler\"} 1"));
+        assert!(text.contains("aelm_blocks_total{pid=\"4242\",culprit=\"other\"} 1"));
+        assert!(text.contains("aelm_sample_errors_total{pid=\"4242\"} 3"));
+        assert!(text.contains("aelm_targets 2"), "{text}");
+
+        let before = Instant::now();
+        m.target_ended(4242);
+        let after = Instant::now();
+        // Still there through the grace period: a last scrape sees the final counts.
+        let text = m.render_at(before + GRACE - Duration::from_millis(1));
+        assert!(has_pid(&text, 4242), "{text}");
+        assert!(text.contains("aelm_targets 1"), "{text}");
+        // Gone after it, with no other sample or block arriving in between.
+        let text = m.render_at(after + GRACE);
+        assert!(!has_pid(&text, 4242), "{text}");
+        // The pid still watched keeps every series.
+        for series in [
+            "aelm_blocks_total{pid=\"777\",culprit=\"app.handler\"}",
+            "aelm_blocks_total{pid=\"777\",culprit=\"other\"}",
+            "aelm_blocked_seconds_total{pid=\"777\",culprit=\"app.handler\"}",
+            "aelm_block_duration_seconds_count{pid=\"777\"}",
+            "aelm_samples_total{pid=\"777\"}",
+            "aelm_sample_errors_total{pid=\"777\"}",
+        ] {
+            assert!(text.contains(series), "{series} missing from {text}");
+        }
+        // Expired once: a later scrape does not bring anything back.
+        assert!(!has_pid(&m.render_at(after + GRACE * 2), 4242));
     }
 }
