@@ -151,8 +151,12 @@ impl Metrics {
         Ok(m)
     }
 
-    pub fn target_started(&self) {
-        lock(&self.state).targets.inc();
+    pub fn target_started(&self, pid: i32) {
+        let mut s = lock(&self.state);
+        s.targets.inc();
+        // A reused pid: the series now belong to the new process, which an
+        // old expiry must not remove.
+        s.leaving.retain(|&(_, p)| p != pid);
     }
 
     pub fn target_ended(&self, pid: i32) {

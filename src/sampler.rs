@@ -5,13 +5,14 @@
 //! Ticks lie on one clock grid (`epoch + k * interval`), so targets with the
 //! same interval are sampled on the same wake-up: on a VM a wake-up costs
 //! more CPU than the read itself (docs/performance.md), so N targets cost one
-//! wake-up a tick, not N. The thread sleeps to the next tick; a tick missed
-//! because it ran late is skipped and counted, never caught up in a burst
-//! (a burst of back-to-back samples would skew the detector's 80% rule).
+//! wake-up a tick, not N. The thread sleeps to the next tick; a tick overdue
+//! by less than an interval is taken at once, one further behind is skipped
+//! and counted, never caught up in a burst (a burst of back-to-back samples
+//! would skew the detector's 80% rule).
 //! Each target's threads are rescanned now and then to find loop threads
 //! that appear or go. Attaching (slow) happens elsewhere: ready readers
-//! arrive through [`Pool::add`]. Under `--max-cpu` the thread measures its
-//! own CPU time and lengthens every target's interval by powers of two
+//! arrive through [`Pool::add`]. Under `--max-cpu` the thread measures
+//! aelm's CPU time and lengthens every target's interval by powers of two
 //! (which keeps them on the grid), down to three samples a threshold.
 //! Shutdown is the closing of the `stop` channel, never a shared flag.
 
@@ -208,14 +209,15 @@ pub fn spawn(
     Ok((pool, handle))
 }
 
-/// CPU time of the calling thread.
-fn thread_cpu_time() -> Duration {
+/// CPU time of the whole aelm process (every thread: the budget is what
+/// aelm costs the machine, the detector and the reporter included).
+fn process_cpu_time() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into `ts`, which we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
     }
@@ -402,7 +404,9 @@ impl Target {
                     }
                     self.state = State::Sampling(Run {
                         start: now,
-                        next: now,
+                        // The grid's last tick: sampled now, and the
+                        // following ones fall on the shared grid.
+                        next: next_tick(epoch, self.cfg.interval, now) - self.cfg.interval,
                         next_rescan: now + RESCAN,
                         interval: self.cfg.interval,
                         missed: 0,
@@ -487,13 +491,19 @@ impl Target {
         {
             return Step::Deaf;
         }
-        // The next tick after this one, past whatever the sample took.
-        let after = Instant::now().max(run.next);
-        let next = next_tick(epoch, run.interval, after);
-        let skipped = (next.saturating_duration_since(run.next).as_nanos()
-            / run.interval.as_nanos().max(1))
-        .saturating_sub(1);
-        run.missed += u64::try_from(skipped).unwrap_or(0);
+        // The next tick. A tick less than one interval overdue is taken
+        // at once (wake-ups come late by the timer slack, ~50 us); one
+        // further behind is skipped and counted, so late samples never
+        // come in a burst.
+        let late = Instant::now();
+        let mut next = run.next + run.interval;
+        if next + run.interval <= late {
+            let skip_to = next_tick(epoch, run.interval, late);
+            let skipped =
+                skip_to.saturating_duration_since(next).as_nanos() / run.interval.as_nanos().max(1);
+            run.missed += u64::try_from(skipped).unwrap_or(u64::MAX);
+            next = skip_to;
+        }
         run.next = next;
         if any_gone || now >= run.next_rescan {
             run.next_rescan = now + RESCAN;
@@ -564,7 +574,7 @@ impl Sampler {
     fn run(&mut self) {
         let mut open = true;
         let mut budget_check = Instant::now() + BUDGET_PERIOD;
-        let mut cpu_before = thread_cpu_time();
+        let mut cpu_before = process_cpu_time();
         loop {
             if !matches!(self.stop.try_recv(), Err(TryRecvError::Empty)) {
                 return self.stop_all();
@@ -605,7 +615,7 @@ impl Sampler {
             }
             let now = Instant::now();
             if now >= budget_check {
-                let cpu = thread_cpu_time();
+                let cpu = process_cpu_time();
                 let used = (cpu - cpu_before).as_secs_f64()
                     / (now - budget_check + BUDGET_PERIOD).as_secs_f64();
                 cpu_before = cpu;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 
 use crate::cli::{Format, WatchOpts};
 use crate::detector::{Block, BlockState};
@@ -35,6 +35,11 @@ pub const EXIT_BLOCKS: i32 = 3;
 const RUN_ATTACH_WAIT: Duration = Duration::from_secs(10);
 /// Samples buffered between sampler and detector.
 const CHANNEL_DEPTH: usize = 4096;
+/// How often the detector looks for new batches. It polls rather than
+/// blocks: a blocking receive spins, yields and parks on a futex for every
+/// batch (about 6 system calls), the sender then has to wake it (one more),
+/// where one sleep per poll is one call; batches come every 50 ms anyway.
+const PUMP_POLL: Duration = Duration::from_millis(50);
 
 /// What is being watched.
 pub enum Target {
@@ -430,7 +435,14 @@ fn pump(
         }
     };
 
-    for Envelope { pid, msg } in rx.iter() {
+    let next = || loop {
+        match rx.try_recv() {
+            Ok(e) => return Some(e),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => std::thread::sleep(PUMP_POLL),
+        }
+    };
+    while let Some(Envelope { pid, msg }) = next() {
         let t = targets.entry(pid).or_insert_with(|| TargetState {
             detector: Detector::new(dcfg.clone()),
             names: HashMap::new(),
@@ -447,7 +459,7 @@ fn pump(
                 t.wall_start = wall_start;
                 t.started = true;
                 if let Some(m) = metrics.as_mut() {
-                    m.target_started();
+                    m.target_started(pid);
                 }
                 let cgroup =
                     std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();

@@ -94,16 +94,6 @@ fn watch(dir: &Path, name: &str, args: &[&str], scrape_at: Option<(Duration, u16
     }
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
-}
-
 /// `aelm_sample_rate_hz{pid="N"} V` lines of a scrape.
 fn sample_rates(text: &str) -> Vec<(u64, f64)> {
     text.lines()
@@ -113,13 +103,6 @@ fn sample_rates(text: &str) -> Vec<(u64, f64)> {
             Some((pid.parse().ok()?, rest.trim().parse().ok()?))
         })
         .collect()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn samples(run: &Run) -> f64 {
