@@ -656,7 +656,7 @@ def many_section(pys, args):
     v = "3.11" if "3.11" in pys else sorted(pys)[-1]
     section("5. Many targets, one sampler thread (aelm watch over N %s deep_busy targets in sleep mode)" % v)
     say("each target's loop thread sits 32 frames deep in time.sleep (no CPU burnt); aelm watch "
-        "--match, --rate R, --max-cpu 100 (no budget in play), %.0f s; steady window %.0f s..%.1f s"
+        "--match, --rate R, --max-cpu 1000 (no budget in play), %.0f s; steady window %.0f s..%.1f s"
         % (args.many_duration, args.many_duration - 5.0, args.many_duration - 0.3))
     res = {}
     rows = []
@@ -668,7 +668,7 @@ def many_section(pys, args):
                 for _ in range(n):
                     tgts.append(Target(pys[v]["exe"], "deep_busy.py", (22, 100, "sleep", token)))
                 base = os.path.join(OUT, "many-%d-%d" % (n, rate))
-                cmd = [Ctx.aelm, "watch", "--match", token, "--rate", str(rate), "--max-cpu", "100",
+                cmd = [Ctx.aelm, "watch", "--match", token, "--rate", str(rate), "--max-cpu", "1000",
                        "--duration", str(args.many_duration), "--format", "json"]
                 with open(base + ".out", "w") as so, open(base + ".err", "w") as se:
                     t0 = time.monotonic()

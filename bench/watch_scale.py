@@ -6,7 +6,7 @@ One command, stdlib only, about 2 minutes on a 2-core machine; it runs
 `cargo build --release` first:
 
     python3 bench/watch_scale.py
-    python3 bench/watch_scale.py --targets 20 --budgets 10,25,100 --window 8 --rounds 3
+    python3 bench/watch_scale.py --targets 20 --budgets 10,25,1000 --window 8 --rounds 3
 
 Two sets of N target processes (default 20), one set at a time:
 - idle: bench/targets/idle_loop.py, an asyncio loop with nothing to do;
@@ -17,7 +17,7 @@ The targets carry a token on their command line, which is what
 `aelm watch --match TOKEN` selects; they run under `nice -n 10`
 (--target-nice) so that 20 of them do not starve aelm's samplers on a small
 machine (aelm itself is not niced). Over each set, one `aelm watch` per
---max-cpu value (default 10, the default budget; 25; and 100, which does not
+--max-cpu value (default 10, the default budget; 25; and 1000, which does not
 bind at this load: the unbudgeted baseline of the same run), all with
 --threshold-ms 20 (--threshold-ms; its default rate is 500 Hz, which
 20 targets cannot all get inside 10% of a core) and --metrics-addr.
@@ -405,7 +405,7 @@ def main():
     global OUT
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", type=int, default=20, help="processes per set (default 20)")
-    ap.add_argument("--budgets", default="10,25,100",
+    ap.add_argument("--budgets", default="10,25,1000",
                     help="--max-cpu values; the largest is the baseline (default 10,25,100)")
     ap.add_argument("--sets", default="idle,busy", help="idle, busy or both (default)")
     ap.add_argument("--threshold-ms", type=float, default=20.0)

@@ -191,7 +191,9 @@ impl Follower {
                 // Not Python, gone, or not ours to trace: ignored silently
                 // (and looked at again if it execs).
                 let wait = (!watch).then_some(ATTACH_WAIT);
-                let Ok(source) = attach::open(pid, self.kind, wait) else {
+                let attached = attach::open(pid, self.kind, wait);
+                self.pool.note_attach_cpu(crate::sampler::thread_cpu_time());
+                let Ok(source) = attached else {
                     not_python.insert(key, exe);
                     continue;
                 };

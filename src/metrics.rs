@@ -284,7 +284,7 @@ mod tests {
     fn series_of_an_exited_pid_go_after_the_grace_period_and_not_before() {
         let m = Metrics::new(1);
         for pid in [4242, 777] {
-            m.target_started();
+            m.target_started(pid);
             m.block(pid, "app.handler", 0.120);
             m.block(pid, "app.other_culprit", 0.050); // over the limit: "other"
             m.samples(pid, 500, 3);
@@ -318,5 +318,22 @@ mod tests {
         }
         // Expired once: a later scrape does not bring anything back.
         assert!(!has_pid(&m.render_at(after + GRACE * 2), 4242));
+    }
+
+    #[test]
+    fn a_reused_pid_keeps_the_new_process_series() {
+        let m = Metrics::new(5);
+        m.target_started(4242);
+        m.block(4242, "app.old", 0.1);
+        let before = Instant::now();
+        m.target_ended(4242);
+        // A new process gets the same pid within the grace period.
+        m.target_started(4242);
+        m.block(4242, "app.new", 0.1);
+        let text = m.render_at(before + GRACE * 2);
+        assert!(
+            text.contains("aelm_blocks_total{pid=\"4242\",culprit=\"app.new\"} 1"),
+            "{text}"
+        );
     }
 }

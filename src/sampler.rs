@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -38,6 +38,12 @@ const WAIT_POLL: Duration = Duration::from_millis(50);
 /// per sample): at most this many, or this old.
 const BATCH_MAX: usize = 256;
 const BATCH_AGE: Duration = Duration::from_millis(50);
+/// The sampler thread's timer slack (how late the kernel may wake it).
+const TIMER_SLACK_NS: libc::c_ulong = 5_000;
+/// Under a budget, how long to wait before trying a faster rate when
+/// somewhat under it, at first and at most.
+const PROBE_WAIT: Duration = Duration::from_secs(10);
+const PROBE_WAIT_MAX: Duration = Duration::from_secs(320);
 /// How often the CPU budget is checked.
 const BUDGET_PERIOD: Duration = Duration::from_millis(1000);
 /// Longest sleep while no target is being sampled (new targets and the
@@ -154,6 +160,8 @@ pub struct NewTarget {
 pub struct Pool {
     add: Sender<NewTarget>,
     live: Arc<AtomicUsize>,
+    /// CPU time (ns) spent attaching, which the budget leaves out.
+    attach_cpu: Arc<AtomicU64>,
 }
 
 impl Pool {
@@ -171,6 +179,14 @@ impl Pool {
     pub fn live(&self) -> usize {
         self.live.load(Ordering::SeqCst)
     }
+
+    /// The attaching thread's CPU time so far: `--max-cpu` budgets
+    /// sampling, and attaching to a new process is a one-off cost (finding
+    /// its interpreter) that would otherwise look like a burst of sampling.
+    pub fn note_attach_cpu(&self, total: Duration) {
+        let ns = u64::try_from(total.as_nanos()).unwrap_or(u64::MAX);
+        self.attach_cpu.store(ns, Ordering::Relaxed);
+    }
 }
 
 /// Starts the sampler thread of a session, with its `first` target if it
@@ -184,9 +200,11 @@ pub fn spawn(
 ) -> std::io::Result<(Pool, JoinHandle<()>)> {
     let (add, added) = unbounded::<NewTarget>();
     let live = Arc::new(AtomicUsize::new(0));
+    let attach_cpu = Arc::new(AtomicU64::new(0));
     let pool = Pool {
         add,
         live: live.clone(),
+        attach_cpu: attach_cpu.clone(),
     };
     if let Some(t) = first {
         pool.add(t.source, t.cfg);
@@ -194,12 +212,23 @@ pub fn spawn(
     let handle = std::thread::Builder::new()
         .name("aelm-sampler".into())
         .spawn(move || {
+            // Wake-ups come late by the thread's timer slack, 50 us by
+            // default: half an interval at 10 kHz. Ask for 5 us.
+            // SAFETY: prctl(PR_SET_TIMERSLACK) sets a number on this thread.
+            unsafe {
+                libc::prctl(libc::PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
+            }
             let mut s = Sampler {
                 tx,
                 stop,
                 added,
                 live,
+                attach_cpu,
                 budget,
+                over_at_cap: 0,
+                probing: false,
+                probe_at: Instant::now() + PROBE_WAIT,
+                probe_wait: PROBE_WAIT,
                 epoch: Instant::now(),
                 level: 0,
                 targets: Vec::new(),
@@ -212,12 +241,21 @@ pub fn spawn(
 /// CPU time of the whole aelm process (every thread: the budget is what
 /// aelm costs the machine, the detector and the reporter included).
 fn process_cpu_time() -> Duration {
+    cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time of the calling thread.
+pub fn thread_cpu_time() -> Duration {
+    cpu_time(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn cpu_time(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into `ts`, which we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
     }
@@ -250,7 +288,16 @@ struct Sampler {
     stop: Receiver<()>,
     added: Receiver<NewTarget>,
     live: Arc<AtomicUsize>,
+    attach_cpu: Arc<AtomicU64>,
     budget: Option<Budget>,
+    /// A faster level is being tried (see `apply_budget`), the earliest
+    /// time for the next try, and the wait between tries.
+    probing: bool,
+    probe_at: Instant,
+    probe_wait: Duration,
+    /// Budget checks in a row that found the intervals at their longest
+    /// and aelm still over the budget.
+    over_at_cap: u32,
     /// Origin of the tick grid.
     epoch: Instant,
     /// Under a budget: every interval is `cfg.interval << level`.
@@ -574,7 +621,7 @@ impl Sampler {
     fn run(&mut self) {
         let mut open = true;
         let mut budget_check = Instant::now() + BUDGET_PERIOD;
-        let mut cpu_before = process_cpu_time();
+        let mut cpu_before = self.budgeted_cpu();
         loop {
             if !matches!(self.stop.try_recv(), Err(TryRecvError::Empty)) {
                 return self.stop_all();
@@ -615,8 +662,8 @@ impl Sampler {
             }
             let now = Instant::now();
             if now >= budget_check {
-                let cpu = process_cpu_time();
-                let used = (cpu - cpu_before).as_secs_f64()
+                let cpu = self.budgeted_cpu();
+                let used = cpu.saturating_sub(cpu_before).as_secs_f64()
                     / (now - budget_check + BUDGET_PERIOD).as_secs_f64();
                 cpu_before = cpu;
                 budget_check = now + BUDGET_PERIOD;
@@ -641,6 +688,13 @@ impl Sampler {
                     sel.ready_timeout(wake.map_or(IDLE_WAIT, |w| w.saturating_duration_since(now)));
             }
         }
+    }
+
+    /// aelm's CPU time, less what attaching took.
+    fn budgeted_cpu(&self) -> Duration {
+        process_cpu_time().saturating_sub(Duration::from_nanos(
+            self.attach_cpu.load(Ordering::Relaxed),
+        ))
     }
 
     /// Under `--max-cpu`: doubles every interval while over the budget and
@@ -670,18 +724,41 @@ impl Sampler {
             .map(|t| max_level(t.cfg.interval))
             .max()
             .unwrap_or(0);
+        // Faster again when well under (cost roughly halves with the
+        // rate), or, when somewhat under, as a probe now and then: part of
+        // the cost does not scale with the rate, so only trying tells. A
+        // probe that goes over waits twice as long before the next one.
         if used > b.fraction {
             let steps = (used / b.fraction).log2().ceil().max(1.0) as u32;
             self.level = (self.level + steps).min(cap);
-        } else if used < b.fraction * 0.4 && self.level > 0 {
+            if self.probing {
+                self.probe_wait = (self.probe_wait * 2).min(PROBE_WAIT_MAX);
+            }
+            self.probing = false;
+            self.probe_at = now + self.probe_wait;
+        } else if self.level > 0
+            && (used < b.fraction * 0.4 || (used < b.fraction * 0.8 && now >= self.probe_at))
+        {
             self.level -= 1;
+            self.probing = used >= b.fraction * 0.4;
+            self.probe_at = now + self.probe_wait;
+        } else {
+            self.probing = false;
         }
+        // Said only when a second check in a row finds it so: one second
+        // over can be a burst (many new loops at once).
+        let all_capped = self.level >= cap;
+        self.over_at_cap = if all_capped && used > b.fraction {
+            self.over_at_cap + 1
+        } else {
+            0
+        };
         for t in &mut self.targets {
             let level = self.level.min(max_level(t.cfg.interval));
             let interval = interval_at(t.cfg.interval, level);
             t.set_interval(interval, self.epoch, now);
             let at_cap = level == max_level(t.cfg.interval) && level > 0;
-            if at_cap && used > b.fraction && t.sampling() && !t.said_budget {
+            if at_cap && self.over_at_cap >= 2 && t.sampling() && !t.said_budget {
                 t.said_budget = true;
                 eprintln!(
                     "aelm: pid {}: --max-cpu leaves too little to cover the threshold; sampling at {:.0} Hz, 3 samples a threshold, and blocks near the threshold may be missed",
