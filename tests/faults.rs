@@ -1184,3 +1184,51 @@ fn permission_denied_fails_fast() {
         "permission denied took {took:?}"
     );
 }
+
+/// One sampler thread serves every target of a session, so one target's
+/// slow moments must not cost the others their samples. A target with 400
+/// threads, one of them replaced every 50 ms (naming a new thread is a
+/// py-spy pass over every thread's stack, tens of milliseconds here, on the
+/// sampler thread), runs beside an ordinary blocking one under `aelm
+/// watch`: every block of the second is found whole, with the right
+/// culprit and duration, none split. (With a name lookup at every scan,
+/// this test fails: the blocks are cut at the stalls.)
+#[test]
+fn a_target_with_many_new_threads_does_not_cost_another_its_samples() {
+    let py = py();
+    let busy = start(&py, "many_threads.py", &[("AELM_THREADS", "400")]);
+    let Some(mut plain) = Fixture::start(&py, "sleep_in_coroutine.py", &[]) else {
+        return;
+    };
+    let w = Watch::spawn(&[
+        "watch",
+        "--match",
+        r"faults/many_threads\.py|fixtures/sleep_in_coroutine\.py",
+        "--scan-interval",
+        "0.2",
+        "--threshold-ms",
+        "20",
+        "--format",
+        "json",
+    ]);
+    for pid in [busy.pid(), plain.pid()] {
+        w.wait_line("start", Duration::from_secs(30), |l| {
+            l["type"] == "start" && l["pid"] == pid
+        });
+    }
+    busy.go();
+    // Scans (every second) find new threads from now on.
+    std::thread::sleep(Duration::from_millis(1500));
+    plain.go();
+    let truth = plain.wait_done(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    w.signal(libc::SIGINT);
+    let (status, lines, stderr) = w.finish(Duration::from_secs(15));
+    assert_eq!(status, 0, "{stderr}");
+    let mine: Vec<Value> = lines
+        .into_iter()
+        .filter(|l| l["pid"] == plain.pid())
+        .collect();
+    let problems = compare(&truth, &mine, interval_ms(&mine), py.minor());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -3,9 +3,14 @@
 //!
 //! Thread names are not something the direct reader decodes (they live in
 //! `threading._active`): they come from py-spy's `get_stack_traces()`, asked
-//! only when a scan finds a thread state not seen before.
+//! when a scan finds a thread state not seen before, and at most once every
+//! [`NAME_LOOKUP_EVERY`] after the first scan. That call reads every
+//! thread's whole stack (about 0.5 ms a thread), and it runs on the sampler
+//! thread, which samples every target of the session: a target that starts
+//! threads all the time must not stall the others' samples.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use py_spy::PythonSpy;
@@ -25,7 +30,12 @@ pub struct DirectSource {
     names: HashMap<u64, Option<String>>,
     /// py-spy, for thread names; `None` if it could not attach.
     spy: Option<PythonSpy>,
+    /// When names were last looked up.
+    named_at: Option<Instant>,
 }
+
+/// Least time between two thread-name lookups of one target.
+pub const NAME_LOOKUP_EVERY: Duration = Duration::from_secs(5);
 
 /// Thread ids as the target's PID namespace sees them, mapped to the ids
 /// aelm's namespace sees (from the `NSpid:` lines of
@@ -65,6 +75,7 @@ impl DirectSource {
             threads: HashMap::new(),
             names: HashMap::new(),
             spy: spy.or_else(|| PythonSpy::new(pid, &pyspy_config()).ok()),
+            named_at: None,
         }
     }
 
@@ -108,7 +119,14 @@ impl StackSource for DirectSource {
             .filter(|t| !self.names.contains_key(&t.tstate))
             .copied()
             .collect();
-        if !unnamed.is_empty() {
+        // Threads not named yet go unnamed until the next lookup is due
+        // (their `ThreadInfo` changes then, and the sampler passes it on).
+        if !unnamed.is_empty()
+            && self
+                .named_at
+                .is_none_or(|t| t.elapsed() >= NAME_LOOKUP_EVERY)
+        {
+            self.named_at = Some(Instant::now());
             self.lookup_names(&unnamed);
         }
         let live: HashSet<u64> = threads.iter().map(|t| t.tstate).collect();
