@@ -387,12 +387,65 @@ struct TargetState {
     started: bool,
 }
 
+/// Where blocks go: the reporter, the metrics, the status line, and the
+/// run's counts. One `block` call does all of it, for blocks as they come
+/// and for those flushed when a target ends.
+struct Out<'a> {
+    rep: Box<dyn Reporter>,
+    metrics: Option<crate::metrics::Metrics>,
+    status: crate::status::StatusLine,
+    modules: ModuleNames,
+    /// Blocks reported so far (ongoing ones included).
+    reported: u64,
+    /// Set when the output is gone: keep draining, write nothing more.
+    closed: bool,
+    write_error: Option<io::Error>,
+    stopper: &'a Stopper,
+}
+
+impl Out<'_> {
+    /// Writes one line; on an error, stops the session and writes no more.
+    fn emit(&mut self, f: impl FnOnce(&mut dyn Reporter) -> io::Result<()>) {
+        if self.closed {
+            return;
+        }
+        self.status.clear();
+        if let Err(e) = f(self.rep.as_mut()) {
+            self.closed = true;
+            self.stopper.stop();
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                self.write_error = Some(e);
+            }
+        }
+    }
+
+    /// A block of target `pid`: counted, noted in the target's summary and
+    /// (once ended) in the metrics, shown on the status line, written.
+    fn block(&mut self, pid: i32, t: &mut TargetState, b: &Block) {
+        self.reported += 1;
+        note(&mut t.summary, &mut self.modules, b);
+        let culprit = self.modules.dotted(&b.culprit.code);
+        if let Some(m) = self.metrics.as_mut()
+            && b.state == BlockState::Ended
+        {
+            m.block(pid, &culprit, b.duration.as_secs_f64());
+        }
+        self.status.block(millis(b.duration), &culprit);
+        let ctx = BlockContext {
+            pid,
+            thread: t.names.get(&b.tid).and_then(|n| n.as_deref()),
+            time: t.wall_start + b.start,
+        };
+        self.emit(|r| r.block(b, &ctx));
+    }
+}
+
 /// Moves messages from the samplers through each target's detector to the
 /// reporter. Returns the exit status when the root target's sampler ends.
 fn pump(
     root: Option<i32>,
     opts: &WatchOpts,
-    mut rep: Box<dyn Reporter>,
+    rep: Box<dyn Reporter>,
     rx: Receiver<Envelope>,
     stopper: &Stopper,
     reader: &'static str,
@@ -406,34 +459,24 @@ fn pump(
         forced_thread: opts.thread,
     };
     let mut targets: HashMap<i32, TargetState> = HashMap::new();
-    let mut metrics = match &opts.metrics_addr {
+    let metrics = match &opts.metrics_addr {
         Some(addr) => Some(crate::metrics::Metrics::serve(
             addr,
             opts.metrics_max_culprits,
         )?),
         None => None,
     };
-    let mut reported = 0u64;
-    let mut modules = ModuleNames::default();
-    let mut status = crate::status::StatusLine::new();
-    let mut root_exit: Option<i32> = None;
-    // Set when the output is gone: keep draining, write nothing more.
-    let mut output_closed = false;
-    let mut write_error: Option<io::Error> = None;
-    let mut emit = |rep: &mut Box<dyn Reporter>,
-                    f: &mut dyn FnMut(&mut Box<dyn Reporter>) -> io::Result<()>,
-                    closed: &mut bool| {
-        if *closed {
-            return;
-        }
-        if let Err(e) = f(rep) {
-            *closed = true;
-            stopper.stop();
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                write_error = Some(e);
-            }
-        }
+    let mut out = Out {
+        rep,
+        metrics,
+        status: crate::status::StatusLine::new(),
+        modules: ModuleNames::default(),
+        reported: 0,
+        closed: false,
+        write_error: None,
+        stopper,
     };
+    let mut root_exit: Option<i32> = None;
 
     let next = || loop {
         match rx.try_recv() {
@@ -458,7 +501,7 @@ fn pump(
             } => {
                 t.wall_start = wall_start;
                 t.started = true;
-                if let Some(m) = metrics.as_mut() {
+                if let Some(m) = out.metrics.as_mut() {
                     m.target_started(pid);
                 }
                 let cgroup =
@@ -479,8 +522,7 @@ fn pump(
                     container: container.0,
                     pod_uid: container.1,
                 };
-                status.clear();
-                emit(&mut rep, &mut |r| r.start(&info), &mut output_closed);
+                out.emit(|r| r.start(&info));
             }
             Msg::Threads(list) => {
                 for th in list {
@@ -489,28 +531,12 @@ fn pump(
             }
             Msg::Samples(samples) => {
                 let before = t.detector.totals().clone();
-                for b in samples.iter().flat_map(|s| t.detector.push(s)) {
-                    reported += 1;
-                    note(&mut t.summary, &mut modules, &b);
-                    if let Some(m) = metrics.as_mut()
-                        && b.state == BlockState::Ended
-                    {
-                        m.block(
-                            pid,
-                            &modules.dotted(&b.culprit.code),
-                            b.duration.as_secs_f64(),
-                        );
+                for s in &samples {
+                    for b in t.detector.push(s) {
+                        out.block(pid, t, &b);
                     }
-                    status.block(millis(b.duration), &modules.dotted(&b.culprit.code));
-                    let ctx = BlockContext {
-                        pid,
-                        thread: t.names.get(&b.tid).and_then(|n| n.as_deref()),
-                        time: t.wall_start + b.start,
-                    };
-                    status.clear();
-                    emit(&mut rep, &mut |r| r.block(&b, &ctx), &mut output_closed);
                 }
-                if let Some(m) = metrics.as_mut() {
+                if let Some(m) = out.metrics.as_mut() {
                     let after = t.detector.totals();
                     m.samples(
                         pid,
@@ -521,7 +547,7 @@ fn pump(
                 }
                 let samples: u64 = targets.values().map(|t| t.detector.totals().samples).sum();
                 let threads: usize = targets.values().map(|t| t.names.len()).sum();
-                status.tick(samples, threads, reported);
+                out.status.tick(samples, threads, out.reported);
             }
             Msg::Ended {
                 reason,
@@ -529,23 +555,9 @@ fn pump(
                 missed_ticks,
                 reads,
             } => {
-                status.clear();
+                out.status.clear();
                 for b in t.detector.finish() {
-                    reported += 1;
-                    note(&mut t.summary, &mut modules, &b);
-                    if let Some(m) = metrics.as_mut() {
-                        m.block(
-                            pid,
-                            &modules.dotted(&b.culprit.code),
-                            b.duration.as_secs_f64(),
-                        );
-                    }
-                    let ctx = BlockContext {
-                        pid,
-                        thread: t.names.get(&b.tid).and_then(|n| n.as_deref()),
-                        time: t.wall_start + b.start,
-                    };
-                    emit(&mut rep, &mut |r| r.block(&b, &ctx), &mut output_closed);
+                    out.block(pid, t, &b);
                 }
                 let mut exit_code = None;
                 if root == Some(pid)
@@ -577,10 +589,10 @@ fn pump(
                 // A process found by `watch` or `--subprocesses` that never ran
                 // a loop was never announced: no `end` line for it either.
                 if t.started || root == Some(pid) {
-                    emit(&mut rep, &mut |r| r.end(&end), &mut output_closed);
+                    out.emit(|r| r.end(&end));
                 }
                 if t.started
-                    && let Some(m) = metrics.as_mut()
+                    && let Some(m) = out.metrics.as_mut()
                 {
                     m.target_ended(pid);
                 }
@@ -592,14 +604,14 @@ fn pump(
             }
         }
     }
-    if let Some(e) = write_error {
+    if let Some(e) = out.write_error {
         return Err(anyhow::Error::new(e).context("writing the output"));
     }
     if let Some(code) = root_exit.filter(|&c| c != 0) {
         // `aelm run`: a program that failed makes aelm fail the same way.
         return Ok(code);
     }
-    if opts.fail_on_block && reported > 0 {
+    if opts.fail_on_block && out.reported > 0 {
         return Ok(EXIT_BLOCKS);
     }
     Ok(EXIT_OK)
