@@ -258,8 +258,21 @@ impl<M: Memory> DirectReader<M> {
         // 3. The data-stack region [chunk, top).
         let mut region: Option<(u64, u64)> = None;
         if l.interp_frames && chunk != 0 && top > chunk && top - chunk <= MAX_REGION {
-            let live = (top - chunk) as usize;
+            let mut live = (top - chunk) as usize;
             let have = region_part.filter(|_| tc.chunk == chunk && tc.region_len >= live);
+            // On 3.11/3.12 the current frame comes from the `_PyCFrame`,
+            // read just after the thread state in the same call: a frame
+            // pushed in between (a call made a moment later) lies at or
+            // above the `top` read first. The speculative read goes past
+            // `top` by the slack: when it covers that frame, take it in
+            // rather than read it again.
+            if have.is_some()
+                && l.ts_cframe.is_some()
+                && current >= top
+                && current - chunk + frame_len as u64 <= tc.region_len as u64
+            {
+                live = (current - chunk) as usize + frame_len;
+            }
             let part = match have.filter(|&i| batch.get(i).is_some()) {
                 Some(i) => Some(i),
                 None => {
