@@ -621,7 +621,11 @@ impl Sampler {
     fn run(&mut self) {
         let mut open = true;
         let mut budget_check = Instant::now() + BUDGET_PERIOD;
-        let mut cpu_before = self.budgeted_cpu();
+        let mut cpu_before = if self.budget.is_some() {
+            self.budgeted_cpu()
+        } else {
+            Duration::ZERO
+        };
         loop {
             if !matches!(self.stop.try_recv(), Err(TryRecvError::Empty)) {
                 return self.stop_all();
@@ -661,7 +665,7 @@ impl Sampler {
                 }
             }
             let now = Instant::now();
-            if now >= budget_check {
+            if self.budget.is_some() && now >= budget_check {
                 let cpu = self.budgeted_cpu();
                 let used = cpu.saturating_sub(cpu_before).as_secs_f64()
                     / (now - budget_check + BUDGET_PERIOD).as_secs_f64();
@@ -786,16 +790,7 @@ impl Sampler {
         // Targets handed over but never started end too.
         while let Ok(t) = self.added.try_recv() {
             self.live.fetch_sub(1, Ordering::SeqCst);
-            if !send(
-                &self.tx,
-                t.cfg.pid,
-                Msg::Ended {
-                    reason: EndReason::Interrupted,
-                    elapsed: Duration::ZERO,
-                    missed_ticks: 0,
-                    reads: None,
-                },
-            ) {
+            if !Target::new(t, now).finish(EndReason::Interrupted, &self.tx) {
                 return;
             }
         }
