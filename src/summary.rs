@@ -41,8 +41,8 @@ pub struct Summary {
     pub blocked_ms: f64,
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// Nearest-rank percentile of sorted values (the HTML report uses it too).
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -50,7 +50,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn round3(x: f64) -> f64 {
+/// Rounded to three decimals (milliseconds to microseconds).
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 

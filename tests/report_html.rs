@@ -136,17 +136,10 @@ fn screenshot_stats(exe: &str, html: &Path, png_path: &Path) -> (usize, f64) {
 /// its JSON lines (also written to `out`).
 fn run_fixture(py: &Python, script: &str, out: &Path, extra: &[&str]) -> Vec<Value> {
     let dir = scratch("report-run");
-    let o = Command::new(aelm_bin())
-        .args(["run", "--threshold-ms", "20", "-o"])
-        .arg(out)
-        .args(extra)
-        .arg("--")
-        .arg(&py.exe)
-        .arg(fixture(script))
-        .env("AELM_TRUTH", dir.join("truth.jsonl"))
-        .env("AELM_EXIT_AFTER_DONE", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONPATH", &py.pythonpath)
+    let out_arg = out.to_string_lossy();
+    let mut args = vec!["--threshold-ms", "20", "-o", &out_arg];
+    args.extend_from_slice(extra);
+    let o = aelm_run(py, script, &args, &dir)
         .output()
         .expect("aelm run");
     assert_eq!(

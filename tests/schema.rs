@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::Value;
 
@@ -16,16 +14,10 @@ fn schema() -> jsonschema::Validator {
 /// Lines of `aelm run` on a fixture that exits after its scripted phase.
 fn run_fixture(py: &Python, script: &str, extra: &[&str]) -> Vec<Value> {
     let dir = scratch("schema");
-    let out = Command::new(aelm_bin())
-        .args(["run", "--threshold-ms", "20"])
-        .args(extra)
-        .arg("--")
-        .arg(&py.exe)
-        .arg(fixture(script))
-        .env("AELM_TRUTH", dir.join("truth.jsonl"))
-        .env("AELM_EXIT_AFTER_DONE", "1")
+    let mut args = vec!["--threshold-ms", "20"];
+    args.extend_from_slice(extra);
+    let out = aelm_run(py, script, &args, &dir)
         .env("AELM_REPEAT", "1")
-        .env("PYTHONPATH", &py.pythonpath)
         .output()
         .expect("aelm run");
     String::from_utf8_lossy(&out.stdout)

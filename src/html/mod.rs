@@ -33,6 +33,7 @@ use std::hash::Hash;
 use std::io::{self, BufRead};
 use std::path::Path;
 
+use crate::summary::{percentile, round3};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -1306,19 +1307,6 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Nearest-rank percentile of sorted values (as `aelm summarize`).
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// A culprit's key: A..Z, then AA, AB, ... (spreadsheet columns).

@@ -512,3 +512,20 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     s.read_to_string(&mut buf).ok()?;
     buf.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
 }
+
+/// `aelm run ARGS -- PYTHON FIXTURE`: the fixture records its truth in
+/// `dir` and exits once its scripted phase is done. The caller adds its own
+/// environment and runs the command.
+pub fn aelm_run(py: &Python, script: &str, args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new(aelm_bin());
+    cmd.arg("run")
+        .args(args)
+        .arg("--")
+        .arg(&py.exe)
+        .arg(fixture(script))
+        .env("AELM_TRUTH", dir.join("truth.jsonl"))
+        .env("AELM_EXIT_AFTER_DONE", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONPATH", &py.pythonpath);
+    cmd
+}
