@@ -5,10 +5,12 @@
  *   floor PID RATE SECONDS MODE
  *     MODE 0: sleep only
  *     MODE 1: sleep + one process_vm_readv of 512 bytes (one remote iovec)
- *     MODE 2: sleep + one process_vm_readv of 8 remote iovecs in 8 different
- *             pages, ~3.8 KB in all (the shape of aelm's steady-state read of
- *             a 32-frame coroutine stack on 3.11+: thread state, data-stack
- *             region, six coroutine frames in their objects)
+ *     MODE 2: sleep + one process_vm_readv of 3 remote iovecs in 3 different
+ *             pages, 176 + 2432 + 1544 bytes (the shape of aelm's
+ *             steady-state read of bench/targets/deep_busy.py on 3.13+, as
+ *             strace shows it: thread state, live data-stack region, the
+ *             innermost coroutine frames merged into one range; 3.11/3.12
+ *             add an 8-byte read of the _PyCFrame)
  *     MODE 3: no sleep: back-to-back MODE 2 reads (the syscall alone)
  *     MODE 4: no sleep: back-to-back MODE 1 reads
  *
@@ -55,9 +57,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "floor: no [heap] of 64 KiB in pid %d\n", pid);
         return 1;
     }
-    static char buf[8][4096];
-    static const size_t lens[8] = {200, 2400, 88, 88, 88, 88, 712, 88};
-    struct iovec local[8], remote[8];
+    static char buf[3][4096];
+    static const size_t lens[3] = {176, 2432, 1544};
+    struct iovec local[3], remote[3];
     int n = 0;
     if (mode == 1 || mode == 4) {
         local[0].iov_base = buf[0];
@@ -66,13 +68,13 @@ int main(int argc, char **argv) {
         remote[0].iov_len = 512;
         n = 1;
     } else if (mode == 2 || mode == 3) {
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 3; i++) {
             local[i].iov_base = buf[i];
             local[i].iov_len = lens[i];
             remote[i].iov_base = (void *)(base + (unsigned long)(i * 2 + 1) * 4096 + 128);
             remote[i].iov_len = lens[i];
         }
-        n = 8;
+        n = 3;
     }
     long interval_ns = (long)(1e9 / rate);
     struct timespec next, t0, t1;

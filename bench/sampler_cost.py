@@ -13,8 +13,9 @@ It measures (see docs/performance.md for how to read the output):
 
 0. The floor: bench/floor.c (built with cc) ticks at 1 and 10 kHz doing
    nothing but clock_nanosleep to absolute deadlines, then also one
-   process_vm_readv shaped like aelm's (1 iovec of 512 B; 8 iovecs in 8
-   pages), and the same reads back to back without sleeping. What any
+   process_vm_readv shaped like aelm's (1 iovec of 512 B; 3 iovecs in 3
+   pages, 4.1 KB, aelm's steady-state read of the target on 3.13+), and the
+   same reads back to back without sleeping. What any
    sampler that sleeps between samples pays on this machine.
 1. CPU per sample. A target (bench/targets/deep_busy.py) keeps an asyncio
    loop busy ~32 frames deep. Each sampler attaches for a fixed duration at
@@ -343,9 +344,9 @@ def floor_section(pys, args):
     res = {}
     try:
         modes = [(0, "sleep only"), (1, "sleep + 1 read, 1 iovec, 512 B"),
-                 (2, "sleep + 1 read, 8 iovecs in 8 pages, 3.8 KB"),
+                 (2, "sleep + 1 read, 3 iovecs in 3 pages, 4.1 KB"),
                  (4, "1-iovec 512 B read, no sleep (back to back)"),
-                 (3, "8-iovec read, no sleep (back to back)")]
+                 (3, "3-iovec read, no sleep (back to back)")]
         rows = []
         for mode, name in modes:
             row = [name]
@@ -657,7 +658,7 @@ def goals(vers, cpu, sc, slow, floor, many=None):
                                                     "met" if max(st) <= 5 else "NOT met"))
     if floor:
         say("floor on this machine (bench/floor.c): sleep-only tick %s / %s us at 1 / 10 kHz; "
-            "tick with aelm's 8-iovec read %s / %s us" % tuple(
+            "tick with aelm's 3-iovec read %s / %s us" % tuple(
                 f1(floor.get(k), 1) for k in ((0, 1000), (0, 10000), (2, 1000), (2, 10000))))
     for rate in (1000, 10000):
         above = [r["us_steady"] - floor[(0, rate)] for v in vers

@@ -8,7 +8,7 @@
 //! the callee. It does not know how stacks were read, nor how blocks are
 //! printed.
 
-use std::collections::HashMap;
+use crate::addr_map::AddrMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -317,7 +317,7 @@ struct Run {
     /// Interval of the last sample (the bound added to last - first).
     interval: Duration,
     nodes: Vec<Node>,
-    leaves: HashMap<(u64, u32), (Arc<CodeInfo>, u32)>,
+    leaves: AddrMap<(u64, u32), (Arc<CodeInfo>, u32)>,
     ongoing_reported: bool,
 }
 
@@ -354,7 +354,7 @@ impl Run {
                 lines: Vec::new(),
                 children: Vec::new(),
             }],
-            leaves: HashMap::new(),
+            leaves: AddrMap::default(),
             ongoing_reported: false,
         }
     }
@@ -477,7 +477,7 @@ struct Track {
 pub struct Detector {
     cfg: Config,
     own: Ownership,
-    tracks: HashMap<u64, Track>,
+    tracks: AddrMap<u64, Track>,
     totals: Totals,
 }
 
@@ -507,7 +507,7 @@ impl Detector {
         Detector {
             cfg,
             own,
-            tracks: HashMap::new(),
+            tracks: AddrMap::default(),
             totals: Totals::default(),
         }
     }

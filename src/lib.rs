@@ -6,6 +6,7 @@
 //! rate) -> channel -> [`detector`] (pure) -> [`report`] (JSON / text lines),
 //! wired together by [`session`].
 
+pub mod addr_map;
 pub mod cli;
 pub mod detector;
 pub mod dump;

@@ -9,6 +9,7 @@
 //! thread, which samples every target of the session: a target that starts
 //! threads all the time must not stall the others' samples.
 
+use crate::addr_map::AddrMap;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ pub struct DirectSource {
     pid: i32,
     /// Python threads of the last scan, by native tid as aelm's PID
     /// namespace sees it.
-    threads: HashMap<u64, PyThread>,
+    threads: AddrMap<u64, PyThread>,
     /// Thread names by `PyThreadState` address.
     names: HashMap<u64, Option<String>>,
     /// py-spy, for thread names; `None` if it could not attach.
@@ -72,7 +73,7 @@ impl DirectSource {
         DirectSource {
             reader,
             pid,
-            threads: HashMap::new(),
+            threads: AddrMap::default(),
             names: HashMap::new(),
             spy: spy.or_else(|| PythonSpy::new(pid, &pyspy_config()).ok()),
             named_at: None,

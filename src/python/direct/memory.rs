@@ -22,6 +22,8 @@ impl std::error::Error for MemError {}
 
 /// Most ranges one batched read asks for (Linux `IOV_MAX` is 1024).
 pub const MAX_BATCH: usize = 1024;
+/// Iovecs of one batched read built on the stack rather than the heap.
+const STACK_IOVECS: usize = 16;
 
 /// The target's memory, read only.
 pub trait Memory {
@@ -84,18 +86,33 @@ impl Memory for ProcessMem {
         let count = reqs.len();
         while done < count {
             let part = &mut reqs[done..(done + MAX_BATCH).min(count)];
-            let mut local = Vec::with_capacity(part.len());
-            let mut remote = Vec::with_capacity(part.len());
+            // Up to STACK_IOVECS requests (every steady-state sample) build
+            // their iovecs on the stack; longer batches use the heap.
+            let empty = libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            };
+            let mut stack_iov = [[empty; STACK_IOVECS]; 2];
+            let mut heap_iov: [Vec<libc::iovec>; 2] = Default::default();
+            let [local, remote]: [&mut [libc::iovec]; 2] = if part.len() <= STACK_IOVECS {
+                let [l, r] = &mut stack_iov;
+                [&mut l[..part.len()], &mut r[..part.len()]]
+            } else {
+                let [l, r] = &mut heap_iov;
+                l.resize(part.len(), empty);
+                r.resize(part.len(), empty);
+                [l.as_mut_slice(), r.as_mut_slice()]
+            };
             let mut total = 0usize;
-            for (addr, buf) in part.iter_mut() {
-                local.push(libc::iovec {
+            for (i, (addr, buf)) in part.iter_mut().enumerate() {
+                local[i] = libc::iovec {
                     iov_base: buf.as_mut_ptr().cast(),
                     iov_len: buf.len(),
-                });
-                remote.push(libc::iovec {
+                };
+                remote[i] = libc::iovec {
                     iov_base: *addr as usize as *mut libc::c_void,
                     iov_len: buf.len(),
-                });
+                };
                 total += buf.len();
             }
             self.ops.set(self.ops.get() + 1);

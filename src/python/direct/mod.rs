@@ -14,8 +14,7 @@ pub mod offsets;
 mod offsets_table;
 mod walk;
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -44,33 +43,7 @@ pub struct PyThread {
     pub pthread_id: u64,
 }
 
-/// A fast hasher for the caches keyed by target addresses (SipHash would
-/// cost more than the rest of a sample). Multiply-rotate, like FxHash.
-#[derive(Default, Clone, Copy)]
-pub struct AddrHasher(u64);
-
-impl Hasher for AddrHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.write_u64(v as u64);
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A map keyed by target addresses.
-pub type AddrMap<K, V> = HashMap<K, V, BuildHasherDefault<AddrHasher>>;
+pub use crate::addr_map::{AddrHasher, AddrMap};
 
 /// What the reader knows about one code object of the target.
 struct CodeEntry {
@@ -101,7 +74,16 @@ struct ThreadCache {
     chain: Vec<RawFrame>,
     /// Addresses of those frames that lay outside the data-stack region.
     heap: Vec<u64>,
+    /// The sample before's `chain` and `heap`, kept to be refilled.
+    spare_chain: Vec<RawFrame>,
+    spare_heap: Vec<u64>,
+    /// The last few distinct innermost frames that lay outside the region
+    /// (most recent first), read speculatively.
+    recent_tops: [u64; RECENT_TOPS],
 }
+
+/// Innermost frame addresses remembered per thread (see `walk.rs`).
+const RECENT_TOPS: usize = 4;
 
 /// Tuning of the sampler's speculation (see `walk.rs`).
 #[derive(Debug, Clone, Copy)]
@@ -149,6 +131,8 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     links: AddrMap<u64, u64>,
     pthread_tid_off: Option<u64>,
     batch: Batch,
+    /// Scratch list of addresses, kept between samples.
+    scratch: Vec<u64>,
     /// `PyThreadState.context_ver` as of the last `stack()` (0: unknown).
     context_ver: u64,
     pub policy: Policy,
@@ -228,6 +212,7 @@ impl<M: Memory> DirectReader<M> {
             links: AddrMap::default(),
             pthread_tid_off: None,
             batch: Batch::default(),
+            scratch: Vec::new(),
             context_ver: 0,
             policy: Policy::default(),
             stats: Stats::default(),

@@ -257,16 +257,21 @@ impl Layout {
 
     /// The `[lo, hi)` range of the thread state the sampler reads each time.
     pub fn ts_range(&self) -> (u64, u64) {
-        let mut fields = vec![self.ts_thread_id];
-        fields.extend(self.ts_native_thread_id);
-        fields.extend(self.ts_frame);
-        fields.extend(self.ts_cframe.map(|c| c.0));
-        fields.extend(self.ts_datastack_chunk);
-        fields.extend(self.ts_datastack_top);
-        fields.extend(self.ts_context_ver);
-        let lo = fields.iter().copied().min().unwrap_or(0);
-        let hi = fields.iter().copied().max().unwrap_or(0) + 8;
-        (lo, hi)
+        // Called every sample: no allocation.
+        let fields = [
+            Some(self.ts_thread_id),
+            self.ts_native_thread_id,
+            self.ts_frame,
+            self.ts_cframe.map(|c| c.0),
+            self.ts_datastack_chunk,
+            self.ts_datastack_top,
+            self.ts_context_ver,
+        ];
+        let (lo, hi) = fields
+            .into_iter()
+            .flatten()
+            .fold((u64::MAX, 0), |(lo, hi), o| (lo.min(o), hi.max(o)));
+        (lo, hi + 8)
     }
 
     /// Bytes of a code object the reader needs.

@@ -283,6 +283,32 @@ fn fake_steady_state_is_one_read() {
 }
 
 #[test]
+fn fake_innermost_frame_coming_and_going_is_read_speculatively() {
+    // A leaf frame outside the data stack (like a 3.8-3.10 frame object)
+    // that a loop calls over and over: it comes and goes at the same
+    // address. Once seen, it is in the speculative read: one read a sample
+    // whether the leaf is there or not.
+    let mut s = scene();
+    let leaf_addr = HEAP + 0x2000;
+    s.frames[0].addr = leaf_addr;
+    s.fake.thread(&s.frames, leaf_addr);
+    let cur = s.fake.l.ts_cframe.unwrap().1;
+    let mut r = s.fake.reader();
+    let set_current =
+        |r: &mut DirectReader<FakeMem>, a: u64| r.mem.poke(CFRAME + cur, &a.to_le_bytes());
+    let mut reads = Vec::new();
+    for i in 0..8 {
+        set_current(&mut r, if i % 2 == 0 { leaf_addr } else { HEAP });
+        let before = r.read_ops();
+        let st = r.stack(&THREAD).unwrap();
+        assert_eq!(st.len(), if i % 2 == 0 { 4 } else { 3 });
+        reads.push(r.read_ops() - before);
+    }
+    // The first sample reads the code objects; from the third on, one read.
+    assert_eq!(reads[2..], [1; 6], "reads per sample: {reads:?}");
+}
+
+#[test]
 fn fake_sees_changes_of_fresh_frames() {
     let s = scene();
     let mut frames = s.frames.clone();

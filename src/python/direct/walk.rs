@@ -8,7 +8,9 @@
 //! data-stack chunk (`[chunk, datastack_top)` plus slack); and the
 //! innermost `Policy::max_fresh_frames` frames that lay outside that region
 //! (coroutine/generator frames living in their objects, C-stack entry
-//! frames, 3.8-3.10 frame objects), nearby ones merged into one range. If
+//! frames, 3.8-3.10 frame objects), and the last few innermost frames seen
+//! outside it (a function called in a loop gets its frame object from the
+//! same few addresses), nearby ones merged into one range. If
 //! the thread state says the cframe or chunk moved, or the stack grew past
 //! the slack, one more read fetches it. Frames in the region or the batch
 //! are decoded fresh.
@@ -85,7 +87,15 @@ pub(super) struct Batch {
     buf: Vec<u8>,
     parts: Vec<Part>,
     used: usize,
+    /// The part the last `find` hit: consecutive frames mostly lie in the
+    /// same part (the data-stack region, a merged range), so it is tried
+    /// first.
+    hint: std::cell::Cell<usize>,
 }
+
+/// Requests of a batched read kept on the stack (no allocation a sample);
+/// longer batches (misses) use a `Vec`.
+const STACK_PARTS: usize = 16;
 
 #[derive(Clone, Copy)]
 struct Part {
@@ -101,6 +111,7 @@ impl Batch {
     fn clear(&mut self) {
         self.parts.clear();
         self.used = 0;
+        self.hint.set(0);
     }
 
     fn add(&mut self, addr: u64, len: usize, region: bool) -> usize {
@@ -126,13 +137,23 @@ impl Batch {
         }
         let start = self.parts[from].off;
         let mut rest: &mut [u8] = &mut self.buf[start..self.used];
-        let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(self.parts.len() - from);
-        for p in &self.parts[from..] {
-            let (a, b) = rest.split_at_mut(p.len);
-            reqs.push((p.addr, a));
+        let count = self.parts.len() - from;
+        let mut on_stack: [(u64, &mut [u8]); STACK_PARTS] = Default::default();
+        let mut on_heap: Vec<(u64, &mut [u8])> = Vec::new();
+        for (i, p) in self.parts[from..].iter().enumerate() {
+            let (a, b) = std::mem::take(&mut rest).split_at_mut(p.len);
+            if count <= STACK_PARTS {
+                on_stack[i] = (p.addr, a);
+            } else {
+                on_heap.push((p.addr, a));
+            }
             rest = b;
         }
-        let n = mem.read_batch(&mut reqs);
+        let n = if count <= STACK_PARTS {
+            mem.read_batch(&mut on_stack[..count])
+        } else {
+            mem.read_batch(&mut on_heap)
+        };
         for (i, p) in self.parts[from..].iter_mut().enumerate() {
             p.ok = i < n;
         }
@@ -147,12 +168,19 @@ impl Batch {
     /// that part is the data-stack region.
     fn find(&self, addr: u64, len: usize) -> Option<(&[u8], bool)> {
         let end = addr.checked_add(len as u64)?;
-        self.parts.iter().find_map(|p| {
-            (p.ok && addr >= p.addr && end <= p.addr.saturating_add(p.len as u64)).then(|| {
-                let o = p.off + (addr - p.addr) as usize;
-                (&self.buf[o..o + len], p.region)
-            })
-        })
+        let holds = |p: &Part| p.ok && addr >= p.addr && end <= p.addr.saturating_add(p.len as u64);
+        let h = self.hint.get();
+        let i = match self.parts.get(h) {
+            Some(p) if holds(p) => h,
+            _ => {
+                let i = self.parts.iter().position(holds)?;
+                self.hint.set(i);
+                i
+            }
+        };
+        let p = &self.parts[i];
+        let o = p.off + (addr - p.addr) as usize;
+        Some((&self.buf[o..o + len], p.region))
     }
 
     fn shrink(&mut self, i: usize, len: usize) {
@@ -210,13 +238,16 @@ impl<M: Memory> DirectReader<M> {
         };
         let region_part = (l.interp_frames && tc.chunk != 0 && tc.region_len > 0)
             .then(|| batch.add(tc.chunk, tc.region_len, true));
-        let mut fresh: Vec<u64> = tc
-            .heap
-            .iter()
-            .copied()
-            .take(self.policy.max_fresh_frames)
-            .collect();
+        let mut fresh = std::mem::take(&mut self.scratch);
+        fresh.clear();
+        fresh.extend(tc.heap.iter().copied().take(self.policy.max_fresh_frames));
+        for &a in &tc.recent_tops {
+            if a != 0 && !fresh.contains(&a) {
+                fresh.push(a);
+            }
+        }
         add_merged(&mut batch, &mut fresh, frame_len);
+        self.scratch = fresh;
         batch.run(&self.mem, 0);
 
         // 2. Thread state.
@@ -305,8 +336,16 @@ impl<M: Memory> DirectReader<M> {
 
         // 4. Walk.
         let mut out = Vec::with_capacity(tc.chain.len().max(8));
-        let mut chain = Vec::with_capacity(tc.chain.len().max(8));
-        let mut heap = Vec::with_capacity(tc.heap.len());
+        // This sample's chain and outside frames go into last time's spare
+        // vectors (no allocation a sample); the previous ones become spares.
+        let mut chain = std::mem::take(&mut tc.spare_chain);
+        chain.clear();
+        let mut heap = std::mem::take(&mut tc.spare_heap);
+        heap.clear();
+        // Owners to skip (shim/C-stack entries), as a bit set.
+        let skip = l.skip_owners.iter().fold(0u64, |m, &o| {
+            m | 1u64.checked_shl(u32::from(o)).unwrap_or(0)
+        });
         let mut to_validate: Vec<u64> = Vec::new();
         // Index in tc.chain of the frame just processed, when identical.
         let mut matched: Option<usize> = None;
@@ -381,6 +420,14 @@ impl<M: Memory> DirectReader<M> {
                     None
                 }
             };
+            if chain.is_empty() && !in_region && !tc.recent_tops.contains(&addr) {
+                // An innermost frame outside the data stack (3.8-3.10 frame
+                // objects): remembered among the last few, since a function
+                // called over and over gets its frame from the same few
+                // addresses (the code's zombie frame, the free list).
+                tc.recent_tops.rotate_right(1);
+                tc.recent_tops[0] = addr;
+            }
             chain.push(raw);
             if !in_region {
                 heap.push(addr);
@@ -394,7 +441,11 @@ impl<M: Memory> DirectReader<M> {
             }
             addr = raw.previous;
 
-            if l.f_owner.is_some() && l.skip_owners.contains(&raw.owner) {
+            if l.f_owner.is_some()
+                && 1u64
+                    .checked_shl(u32::from(raw.owner))
+                    .is_some_and(|b| skip & b != 0)
+            {
                 continue;
             }
             let code = raw.code & l.ref_mask;
@@ -421,8 +472,8 @@ impl<M: Memory> DirectReader<M> {
             }
         }
         self.batch = batch;
-        tc.chain = chain;
-        tc.heap = heap;
+        tc.spare_chain = std::mem::replace(&mut tc.chain, chain);
+        tc.spare_heap = std::mem::replace(&mut tc.heap, heap);
         Ok(out)
     }
 
