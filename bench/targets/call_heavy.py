@@ -16,14 +16,22 @@ then does the work and prints one line at the end:
 not running at all, e.g. preempted by other load on a shared machine).
 
 Usage: python call_heavy.py [ROUNDS] [START_DELAY_S]   (defaults 400, 0)
+
+Stream mode, for bench/slowdown.py: ``python call_heavy.py --stream SECONDS
+FILE`` runs the same tasks for SECONDS after "ready" and then writes, to
+FILE, the time.perf_counter() (CLOCK_MONOTONIC) at which each step ended, as
+native doubles (array "d"). A step is ~70 us of work, so the log tells the
+throughput of any window of a few hundred milliseconds.
 """
+import array
 import asyncio
 import os
 import sys
 import time
 
-ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 400
-START_DELAY = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+STREAM = len(sys.argv) > 1 and sys.argv[1] == "--stream"
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 and not STREAM else 400
+START_DELAY = float(sys.argv[2]) if len(sys.argv) > 2 and not STREAM else 0.0
 TASKS = 50
 CALLS = 500
 
@@ -55,6 +63,28 @@ async def worker(k):
     return acc.v
 
 
+async def streamer(k, until, log):
+    acc = Acc()
+    now = time.perf_counter
+    while True:
+        for i in range(CALLS):
+            acc.feed(i ^ k)
+        t = now()
+        log.append(t)
+        if t >= until:
+            return acc.v
+        await asyncio.sleep(0)
+
+
+async def stream(seconds, path):
+    log = array.array("d")
+    print("ready", os.getpid(), flush=True)
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*(streamer(k, until, log) for k in range(TASKS)))
+    with open(path, "wb") as f:
+        log.tofile(f)
+
+
 async def main():
     print("ready", os.getpid(), flush=True)
     if START_DELAY:
@@ -68,4 +98,7 @@ async def main():
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if STREAM:
+        asyncio.run(stream(float(sys.argv[2]), sys.argv[3]))
+    else:
+        asyncio.run(main())
