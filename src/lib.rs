@@ -21,3 +21,4 @@ pub mod sampler;
 pub mod session;
 pub mod status;
 pub mod summary;
+pub mod wait_note;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Code-object flag bits, from CPython's `Include/cpython/code.h`
-/// (`CO_COROUTINE` 0x0080, `CO_ITERABLE_COROUTINE` 0x0100,
+/// (`CO_GENERATOR` 0x0020, `CO_COROUTINE` 0x0080, `CO_ITERABLE_COROUTINE` 0x0100,
 /// `CO_ASYNC_GENERATOR` 0x0200; unchanged from 3.5 to 3.15).
+pub const CO_GENERATOR: u32 = 0x0020;
 pub const CO_COROUTINE: u32 = 0x0080;
 pub const CO_ITERABLE_COROUTINE: u32 = 0x0100;
 pub const CO_ASYNC_GENERATOR: u32 = 0x0200;

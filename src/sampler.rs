@@ -29,6 +29,7 @@ use crate::detector::Detector;
 use crate::python::attach::is_alive;
 use crate::python::{StackSource, ThreadInfo};
 use crate::sample::{Sample, SampleError, ThreadSample};
+use crate::wait_note::{self, WaitNotes};
 
 /// How often all threads are rescanned for new or finished loops.
 pub const RESCAN: Duration = Duration::from_millis(1000);
@@ -316,6 +317,10 @@ struct Target {
     end_at: Option<Instant>,
     said_wait: bool,
     said_budget: bool,
+    /// While no loop is found: since when, and what the scans saw (said
+    /// once after `wait_note::EXPLAIN_AFTER`).
+    waiting_since: Instant,
+    wait_notes: Option<WaitNotes>,
     state: State,
 }
 
@@ -365,6 +370,8 @@ impl Target {
             exe,
             said_wait: false,
             said_budget: false,
+            waiting_since: now,
+            wait_notes: Some(WaitNotes::default()),
             state: State::Waiting { next_poll: now },
         }
     }
@@ -411,7 +418,7 @@ impl Target {
             Err(_) => return self.target_gone().map_or(Ok(false), Err),
         };
         let mut next = BTreeMap::new();
-        for t in scanned {
+        for t in &scanned {
             let keep = match self.cfg.thread {
                 Some(tid) => t.info.tid == tid,
                 None => {
@@ -421,8 +428,13 @@ impl Target {
                 }
             };
             if keep {
-                next.insert(t.info.tid, t.info);
+                next.insert(t.info.tid, t.info.clone());
             }
+        }
+        if next.is_empty()
+            && let Some(w) = self.wait_notes.as_mut()
+        {
+            w.record(&scanned);
         }
         let changed = next != self.threads;
         self.threads = next;
@@ -449,6 +461,7 @@ impl Target {
                     ) {
                         return Step::Deaf;
                     }
+                    self.wait_notes = None;
                     self.state = State::Sampling(Run {
                         start: now,
                         // The grid's last tick: sampled now, and the
@@ -465,6 +478,7 @@ impl Target {
                 }
                 Ok(_) => {
                     self.say_waiting();
+                    self.explain_waiting(now);
                     self.state = State::Waiting {
                         next_poll: now + self.cfg.wait_poll,
                     };
@@ -473,6 +487,24 @@ impl Target {
             }
         }
         self.sample(now, epoch, tx)
+    }
+
+    /// After a long wait, says once why each Python thread is not watched.
+    fn explain_waiting(&mut self, now: Instant) {
+        if self.cfg.quiet_wait {
+            return;
+        }
+        let waited = now.saturating_duration_since(self.waiting_since);
+        if waited < wait_note::EXPLAIN_AFTER {
+            return;
+        }
+        if let Some(m) = self
+            .wait_notes
+            .take()
+            .and_then(|w| w.message(self.cfg.pid, waited))
+        {
+            eprintln!("{m}");
+        }
     }
 
     fn say_waiting(&mut self) {

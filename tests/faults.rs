@@ -887,6 +887,33 @@ fn loopless(py: &Python) -> Child {
         .expect("python")
 }
 
+/// A process with no event loop: after a few seconds aelm says, once, why
+/// it is still waiting, naming where the main thread is.
+#[test]
+fn waiting_for_a_loop_says_why_once() {
+    let py = py();
+    let mut target = loopless(&py);
+    std::thread::sleep(Duration::from_millis(300));
+    let w = Watch::attach(target.id(), &[]);
+    w.wait_stderr(
+        "still no running asyncio event loop",
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    w.signal(libc::SIGINT);
+    let (status, lines, stderr) = w.finish(Duration::from_secs(15));
+    assert_eq!(status, 0, "{stderr}");
+    last_is_end(&lines, "interrupted");
+    assert_eq!(stderr.matches("still no running").count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .contains("(MainThread): no asyncio loop on its stack; it runs <module> (<string>:2)"),
+        "{stderr}"
+    );
+    let _ = target.kill();
+    let _ = target.wait();
+}
+
 /// Signal numbers aelm catches, from /proc/PID/status `SigCgt`.
 fn catches(pid: u32, sig: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -131,6 +131,19 @@ fn two_loops_in_two_threads() {
     check("two_loops.py", &[]);
 }
 
+/// Tasks that block one after another with no idle moment between, their
+/// coroutine frames reallocated at the same addresses (partly: every other
+/// task takes another path halfway down): one block each, none merged.
+#[test]
+fn back_to_back_tasks() {
+    check("back_to_back_tasks.py", &[]);
+}
+
+#[test]
+fn back_to_back_tasks_on_uvloop() {
+    check("back_to_back_tasks.py", &["--loop", "uvloop"]);
+}
+
 #[test]
 fn uvloop_under_asyncio_run() {
     check("uvloop_blocks.py", &["--runner", "asyncio-run"]);

@@ -80,6 +80,8 @@ struct ThreadCache {
     /// The last few distinct innermost frames that lay outside the region
     /// (most recent first), read speculatively.
     recent_tops: [u64; RECENT_TOPS],
+    /// The previous sample's outermost frame ran a generator or coroutine.
+    outer_generator: bool,
 }
 
 /// Innermost frame addresses remembered per thread (see `walk.rs`).
@@ -113,6 +115,10 @@ pub struct Stats {
     pub code_loads: u64,
     pub frames_reused: u64,
     pub misses: u64,
+    /// Samples read again from scratch: a stale code object, a walk that
+    /// ended on a generator's or coroutine's frame (a stale link), or a
+    /// walk that failed after following the previous sample.
+    pub redone: u64,
 }
 
 /// The direct reader. `M` is the target's memory (a live process by default).

@@ -309,6 +309,33 @@ fn fake_innermost_frame_coming_and_going_is_read_speculatively() {
 }
 
 #[test]
+fn fake_walk_ending_on_a_coroutine_is_read_again() {
+    // The coroutine's frame now links to nothing, as a suspended one does,
+    // while the leaf still links to it: a walk that ends there went through
+    // a stale link (after a task switch, say). It is read again from
+    // scratch; if that ends there too, the stack is taken as it is, and the
+    // next sample does not insist.
+    let s = scene();
+    let mut frames = s.frames.clone();
+    frames[1].previous = 0;
+    let suspended = s.fake.frame_bytes(&frames[1]);
+    let whole = s.fake.frame_bytes(&s.frames[1]);
+    let mut r = s.fake.reader();
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
+    assert_eq!(r.stats.redone, 0);
+    r.mem.map(HEAP, suspended);
+    let st = r.stack(&THREAD).unwrap();
+    assert_eq!(st.len(), 2);
+    assert_eq!(r.stats.redone, 1);
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 2);
+    assert_eq!(r.stats.redone, 1);
+    // Back to a whole stack: the check is armed again.
+    r.mem.map(HEAP, whole);
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
+}
+
+#[test]
 fn fake_sees_changes_of_fresh_frames() {
     let s = scene();
     let mut frames = s.frames.clone();
@@ -404,6 +431,29 @@ fn fake_bad_pointers_fail_the_sample_only() {
     // Another thread id in the thread state: the thread was replaced.
     let other = PyThread { tid: 1, ..THREAD };
     assert_eq!(r.stack(&other), Err(SampleError::Gone));
+}
+
+#[test]
+fn fake_warm_walk_that_fails_is_read_again_and_forgotten() {
+    // After a good sample, the coroutine's frame links into unmapped memory
+    // (as a link reused from another task can lead into freed memory): the
+    // failed warm walk is read again from scratch, not kept for the next
+    // sample; once the memory is whole again, the next sample reads it.
+    let s = scene();
+    let mut frames = s.frames.clone();
+    frames[1].previous = 0xdead_beef_0000;
+    let broken = s.fake.frame_bytes(&frames[1]);
+    let whole = s.fake.frame_bytes(&s.frames[1]);
+    let mut r = s.fake.reader();
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
+    r.mem.map(HEAP, broken);
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+    assert_eq!(r.stats.redone, 1);
+    // Cold now (the failed chain was dropped): a failure is not retried.
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+    assert_eq!(r.stats.redone, 1);
+    r.mem.map(HEAP, whole);
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
 }
 
 #[test]

@@ -34,6 +34,17 @@
 //! frame→previous links seen before, in one batched read, and then
 //! frame by frame.
 //!
+//! A walk that ends on a generator's or coroutine's frame went wrong: a
+//! thread's outermost frame was called by something, and only a suspended
+//! coroutine links to nothing. It happens when the loop switched tasks
+//! between two samples and the new task's frames sit, freed and allocated
+//! again, at the old task's addresses, so that an old link leads to a
+//! suspended frame, or into freed memory (both seen on FastAPI under
+//! load). Such a sample, and any warm walk that fails, is read again from
+//! scratch, without speculation or reuse, and the previous chain is
+//! dropped; if a fresh walk still ends on a generator's frame, the stack is
+//! taken as it is (and the next sample does not insist).
+//!
 //! Code objects are read once per address (name, qualname, file, first
 //! line, flags, line table <= 64 KiB, bytecode bounds) and reused: each use
 //! checks that the frame's instruction lies inside that code's bytecode
@@ -194,30 +205,42 @@ impl<M: Memory> DirectReader<M> {
     /// The stack of one thread, innermost frame first.
     pub fn stack(&mut self, thread: &PyThread) -> Result<Vec<Frame>, SampleError> {
         let mut tc = self.threads.remove(&thread.tstate).unwrap_or_default();
+        // Whether this walk could follow what the previous sample found.
+        let warm = !tc.chain.is_empty();
+        self.stats.samples += 1;
+        match self.sample(thread, &mut tc) {
+            Ok(v) => {
+                self.threads.insert(thread.tstate, tc);
+                return Ok(v);
+            }
+            Err(Fail(SampleError::Gone)) => return Err(SampleError::Gone),
+            Err(Fail(e)) if !warm => {
+                self.threads.insert(thread.tstate, tc);
+                return Err(e);
+            }
+            // A cached code object was stale (it is evicted); or the walk
+            // ended on a stale link, or failed after following what the
+            // previous sample found (a link reused from another task can
+            // lead into freed memory, and keeping that chain would fail
+            // every sample after): read again, from scratch.
+            Err(_) => self.stats.redone += 1,
+        }
+        let mut tc = ThreadCache::default();
         let r = self.sample(thread, &mut tc);
         if !matches!(r, Err(Fail(SampleError::Gone))) {
             self.threads.insert(thread.tstate, tc);
         }
-        self.stats.samples += 1;
-        match r {
-            Err(Redo) => {
-                // A cached code object was stale: it is evicted; read again.
-                let mut tc = ThreadCache::default();
-                let r = self.sample(thread, &mut tc);
-                if r.is_ok() {
-                    self.threads.insert(thread.tstate, tc);
-                }
-                r.map_err(|e| match e {
-                    Redo => SampleError::Torn,
-                    Fail(e) => e,
-                })
-            }
-            Err(Fail(e)) => Err(e),
-            Ok(v) => Ok(v),
-        }
+        r.map_err(|e| match e {
+            Redo => SampleError::Torn,
+            Fail(e) => e,
+        })
     }
 
     fn sample(&mut self, thread: &PyThread, tc: &mut ThreadCache) -> Result<Vec<Frame>, Outcome> {
+        // Whether a walk ending on a generator's frame is read again (see
+        // the end): when frames may be reused, and the previous sample did
+        // not end on one too (then the stack just looks like that).
+        let recheck_end = !tc.chain.is_empty() && !tc.outer_generator;
         let l = Arc::clone(&self.layout);
         let frame_len = l.frame_len();
         let (ts_lo, ts_hi) = l.ts_range();
@@ -472,6 +495,18 @@ impl<M: Memory> DirectReader<M> {
             }
         }
         self.batch = batch;
+        // A thread's outermost frame is not a generator's or a coroutine's:
+        // something called it, and a suspended one links to nothing. A walk
+        // that ends on one went through a stale link: frames reused from
+        // the previous sample when the loop switched tasks in between and
+        // the new task's frames sit at the old one's addresses (freed and
+        // reallocated), looking the same. Read the stack again from
+        // scratch, without reuse.
+        let outer_generator = out.last().is_some_and(|f| runs_generator(&f.code));
+        if recheck_end && outer_generator {
+            return Err(Redo);
+        }
+        tc.outer_generator = outer_generator;
         tc.spare_chain = std::mem::replace(&mut tc.chain, chain);
         tc.spare_heap = std::mem::replace(&mut tc.heap, heap);
         Ok(out)
@@ -674,6 +709,14 @@ enum Outcome {
     Redo,
 }
 use Outcome::{Fail, Redo};
+
+/// Code of a generator, coroutine or async generator (flags visible).
+fn runs_generator(code: &CodeInfo) -> bool {
+    use crate::sample::{CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE};
+    code.flags.is_some_and(|f| {
+        f & (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR) != 0
+    })
+}
 
 fn parse(l: &super::Layout, addr: u64, b: &[u8]) -> RawFrame {
     let g = |o: u64| rd_u64(b, o as usize).unwrap_or(0);
