@@ -457,6 +457,27 @@ fn fake_warm_walk_that_fails_is_read_again_and_forgotten() {
 }
 
 #[test]
+fn a_frame_met_twice_is_a_wrong_join() {
+    let f = |addr| walk::RawFrame {
+        addr,
+        ..Default::default()
+    };
+    let mut scratch = Vec::new();
+    assert!(!walk::has_duplicate(&[f(1), f(2), f(3)], &mut scratch));
+    assert!(walk::has_duplicate(&[f(3), f(1), f(2), f(3)], &mut scratch));
+    assert!(!walk::has_duplicate(&[], &mut scratch));
+    // Deep chains take the sorting path.
+    let deep: Vec<_> = (1..=500u64).map(|a| f(a * 0x40)).collect();
+    assert!(!walk::has_duplicate(&deep, &mut scratch));
+    let mut twice = deep.clone();
+    twice.push(f(0x40 * 250));
+    assert!(walk::has_duplicate(&twice, &mut scratch));
+    // Addresses that collide in the table are told apart.
+    let close: Vec<_> = (1..=100u64).map(|a| f(a << 56)).collect();
+    assert!(!walk::has_duplicate(&close, &mut scratch));
+}
+
+#[test]
 fn fake_depth_is_bounded() {
     let mut fake = Fake::new();
     let g = fake.globals("m");

@@ -43,7 +43,9 @@
 //! load). Such a sample, and any warm walk that fails, is read again from
 //! scratch, without speculation or reuse, and the previous chain is
 //! dropped; if a fresh walk still ends on a generator's frame, the stack is
-//! taken as it is (and the next sample does not insist).
+//! taken as it is (and the next sample does not insist). So is a warm walk
+//! that met a frame twice: it joined the previous chain at the wrong place
+//! and replayed part of it.
 //!
 //! Code objects are read once per address (name, qualname, file, first
 //! line, flags, line table <= 64 KiB, bytecode bounds) and reused: each use
@@ -506,6 +508,13 @@ impl<M: Memory> DirectReader<M> {
         if recheck_end && outer_generator {
             return Err(Redo);
         }
+        // A real stack holds each frame once. A frame twice means the walk
+        // joined the previous chain at the wrong place (through frames
+        // reallocated at old addresses) and replayed part of it: seen on
+        // FastAPI as its middleware frames repeated 16 times.
+        if !tc.chain.is_empty() && has_duplicate(&chain, &mut self.scratch) {
+            return Err(Redo);
+        }
         tc.outer_generator = outer_generator;
         tc.spare_chain = std::mem::replace(&mut tc.chain, chain);
         tc.spare_heap = std::mem::replace(&mut tc.heap, heap);
@@ -709,6 +718,38 @@ enum Outcome {
     Redo,
 }
 use Outcome::{Fail, Redo};
+
+/// Whether two frames of `chain` have the same address. Runs after most
+/// warm walks, so it is cheap for usual depths: a small open-addressing
+/// table on the stack; deeper chains are sorted in `scratch`.
+pub(super) fn has_duplicate(chain: &[RawFrame], scratch: &mut Vec<u64>) -> bool {
+    const SLOTS: usize = 256;
+    if chain.len() > SLOTS / 2 {
+        scratch.clear();
+        scratch.extend(chain.iter().map(|r| r.addr));
+        scratch.sort_unstable();
+        return scratch.windows(2).any(|w| w[0] == w[1]);
+    }
+    let mut table = [0u64; SLOTS];
+    for r in chain {
+        if r.addr == 0 {
+            continue;
+        }
+        // Fibonacci hashing: the top 8 bits of the product.
+        let mut i = (r.addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+        loop {
+            match table[i] {
+                0 => {
+                    table[i] = r.addr;
+                    break;
+                }
+                a if a == r.addr => return true,
+                _ => i = (i + 1) % SLOTS,
+            }
+        }
+    }
+    false
+}
 
 /// Code of a generator, coroutine or async generator (flags visible).
 fn runs_generator(code: &CodeInfo) -> bool {
