@@ -80,8 +80,6 @@ struct ThreadCache {
     /// The last few distinct innermost frames that lay outside the region
     /// (most recent first), read speculatively.
     recent_tops: [u64; RECENT_TOPS],
-    /// The previous sample's outermost frame ran a generator or coroutine.
-    outer_generator: bool,
 }
 
 /// Innermost frame addresses remembered per thread (see `walk.rs`).

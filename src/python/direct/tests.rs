@@ -313,8 +313,8 @@ fn fake_walk_ending_on_a_coroutine_is_read_again() {
     // The coroutine's frame now links to nothing, as a suspended one does,
     // while the leaf still links to it: a walk that ends there went through
     // a stale link (after a task switch, say). It is read again from
-    // scratch; if that ends there too, the stack is taken as it is, and the
-    // next sample does not insist.
+    // scratch; if that ends there too, the stack is taken as it is, but not
+    // kept for reuse: the next sample reads it whole (no retry needed).
     let s = scene();
     let mut frames = s.frames.clone();
     frames[1].previous = 0;

@@ -43,7 +43,7 @@
 //! load). Such a sample, and any warm walk that fails, is read again from
 //! scratch, without speculation or reuse, and the previous chain is
 //! dropped; if a fresh walk still ends on a generator's frame, the stack is
-//! taken as it is (and the next sample does not insist). So is a warm walk
+//! taken as it is but not kept for reuse (the next sample reads it whole). So is a warm walk
 //! that met a frame twice: it joined the previous chain at the wrong place
 //! and replayed part of it.
 //!
@@ -240,9 +240,8 @@ impl<M: Memory> DirectReader<M> {
 
     fn sample(&mut self, thread: &PyThread, tc: &mut ThreadCache) -> Result<Vec<Frame>, Outcome> {
         // Whether a walk ending on a generator's frame is read again (see
-        // the end): when frames may be reused, and the previous sample did
-        // not end on one too (then the stack just looks like that).
-        let recheck_end = !tc.chain.is_empty() && !tc.outer_generator;
+        // the end): when frames may have been reused.
+        let recheck_end = !tc.chain.is_empty();
         let l = Arc::clone(&self.layout);
         let frame_len = l.frame_len();
         let (ts_lo, ts_hi) = l.ts_range();
@@ -515,7 +514,15 @@ impl<M: Memory> DirectReader<M> {
         if !tc.chain.is_empty() && has_duplicate(&chain, &mut self.scratch) {
             return Err(Redo);
         }
-        tc.outer_generator = outer_generator;
+        if outer_generator {
+            // Read from scratch and still ending on a generator's frame: taken
+            // as it is, but not kept for the next sample to reuse (a chain cut
+            // short by a torn read would otherwise be replayed for as long as
+            // the inner frames stay the same, and no loop would ever be seen
+            // under it). The next sample reads the whole stack again.
+            chain.clear();
+            heap.clear();
+        }
         tc.spare_chain = std::mem::replace(&mut tc.chain, chain);
         tc.spare_heap = std::mem::replace(&mut tc.heap, heap);
         Ok(out)
