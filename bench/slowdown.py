@@ -35,6 +35,7 @@ Needs only the standard library (and taskset, from util-linux).
 """
 import argparse
 import array
+import bisect
 import os
 import random
 import signal
@@ -74,7 +75,7 @@ def start_aelm(aelm, pid, rate, pin, out):
     return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
 
 
-def run_scenario(args, exe, label, rate, pin, control):
+def run_scenario(args, exe, rate, pin, control):
     """One target run; returns the per-pair slowdowns (fractions)."""
     win = args.window_ms / 1000.0
     guard = args.guard_ms / 1000.0
@@ -111,8 +112,6 @@ def run_scenario(args, exe, label, rate, pin, control):
         steps.frombytes(f.read())
     steps = sorted(steps)
     shutil.rmtree(tmp, ignore_errors=True)
-
-    import bisect
 
     def rate_of(t0, t1):
         a = bisect.bisect_left(steps, t0 + guard)
@@ -173,7 +172,7 @@ def main():
                               rate_of(r), 0, False))
         rows = []
         for label, rate, pin, control in scenarios:
-            xs = run_scenario(args, exe, label, rate, pin, control)
+            xs = run_scenario(args, exe, rate, pin, control)
             lo, hi = bootstrap_ci(xs, args.seed)
             say("  %-40s pairs %d  median %s  mean %s  95%% CI of the median [%s, %s]"
                 % (label, len(xs), pct(statistics.median(xs)), pct(statistics.fmean(xs)),

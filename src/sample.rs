@@ -13,6 +13,8 @@ pub const CO_GENERATOR: u32 = 0x0020;
 pub const CO_COROUTINE: u32 = 0x0080;
 pub const CO_ITERABLE_COROUTINE: u32 = 0x0100;
 pub const CO_ASYNC_GENERATOR: u32 = 0x0200;
+/// The bits that make code a coroutine in the wide sense aelm uses.
+const COROUTINE_FLAGS: u32 = CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR;
 
 /// What aelm knows about one code object of the target. Shared between the
 /// frames of all samples that run that code.
@@ -44,8 +46,15 @@ impl CodeInfo {
     /// `Some(true)` for coroutine, iterable-coroutine and async-generator
     /// code; `None` when flags are not visible.
     pub fn is_coroutine(&self) -> Option<bool> {
+        self.flags.map(|f| f & COROUTINE_FLAGS != 0)
+    }
+
+    /// Code whose frames are suspended and resumed: a generator, or a
+    /// coroutine as [`is_coroutine`](Self::is_coroutine) has it. `false`
+    /// when flags are not visible.
+    pub fn runs_generator(&self) -> bool {
         self.flags
-            .map(|f| f & (CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR) != 0)
+            .is_some_and(|f| f & (CO_GENERATOR | COROUTINE_FLAGS) != 0)
     }
 }
 

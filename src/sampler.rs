@@ -318,7 +318,8 @@ struct Target {
     said_wait: bool,
     said_budget: bool,
     /// While no loop is found: since when, and what the scans saw (said
-    /// once after `wait_note::EXPLAIN_AFTER`).
+    /// once after `wait_note::EXPLAIN_AFTER`; `None` once said, once a loop
+    /// is found, or when waiting goes unsaid, under `watch`).
     waiting_since: Instant,
     wait_notes: Option<WaitNotes>,
     state: State,
@@ -362,6 +363,7 @@ fn send(tx: &Sender<Envelope>, pid: i32, msg: Msg) -> bool {
 impl Target {
     fn new(t: NewTarget, now: Instant) -> Target {
         let exe = exe_of(t.cfg.pid);
+        let wait_notes = (!t.cfg.quiet_wait).then(WaitNotes::default);
         Target {
             end_at: t.cfg.duration.map(|d| now + d),
             source: t.source,
@@ -371,7 +373,7 @@ impl Target {
             said_wait: false,
             said_budget: false,
             waiting_since: now,
-            wait_notes: Some(WaitNotes::default()),
+            wait_notes,
             state: State::Waiting { next_poll: now },
         }
     }
@@ -491,9 +493,6 @@ impl Target {
 
     /// After a long wait, says once why each Python thread is not watched.
     fn explain_waiting(&mut self, now: Instant) {
-        if self.cfg.quiet_wait {
-            return;
-        }
         let waited = now.saturating_duration_since(self.waiting_since);
         if waited < wait_note::EXPLAIN_AFTER {
             return;

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::python::ScannedThread;
-use crate::sample::SampleError;
+use crate::sample::{Frame, SampleError};
 
 /// How long a target waits for a loop before aelm says why.
 pub const EXPLAIN_AFTER: Duration = Duration::from_secs(5);
@@ -23,10 +23,9 @@ struct Seen {
     read: u32,
     torn: u32,
     gone: u32,
-    /// The last stack read: innermost and (when another) outermost frame,
-    /// as "qualname (file:line)".
-    innermost: Option<String>,
-    outermost: Option<String>,
+    /// The last stack read: innermost and (when another) outermost frame.
+    innermost: Option<Frame>,
+    outermost: Option<Frame>,
 }
 
 /// Per-thread record of the scans of a waiting target.
@@ -36,7 +35,8 @@ pub struct WaitNotes {
     scans: u32,
 }
 
-fn place(f: &crate::sample::Frame) -> String {
+/// "qualname (file:line)", the file without its directory.
+fn place(f: &Frame) -> String {
     let file = f.code.file.rsplit('/').next().unwrap_or(&f.code.file);
     format!("{} ({}:{})", f.code.qualname, file, f.line)
 }
@@ -53,10 +53,8 @@ impl WaitNotes {
             match &t.stack {
                 Ok(frames) => {
                     s.read += 1;
-                    s.innermost = frames.first().map(place);
-                    s.outermost = (frames.len() > 1)
-                        .then(|| frames.last().map(place))
-                        .flatten();
+                    s.innermost = frames.first().cloned();
+                    s.outermost = frames.last().filter(|_| frames.len() > 1).cloned();
                 }
                 Err(SampleError::Torn) => s.torn += 1,
                 Err(SampleError::Gone) => s.gone += 1,
@@ -86,9 +84,13 @@ impl WaitNotes {
             }
             match (&s.innermost, &s.outermost) {
                 (Some(inner), outer) if s.read > 0 => {
-                    let _ = write!(m, ": no asyncio loop on its stack; it runs {inner}");
+                    let _ = write!(
+                        m,
+                        ": no asyncio loop on its stack; it runs {}",
+                        place(inner)
+                    );
                     if let Some(outer) = outer {
-                        let _ = write!(m, ", called from {outer}");
+                        let _ = write!(m, ", called from {}", place(outer));
                     }
                 }
                 (None, _) if s.read > 0 => {

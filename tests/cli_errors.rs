@@ -307,7 +307,8 @@ fn target_in_another_pid_namespace_reports_ids_as_we_see_them() {
     assert_eq!(b["culprit"]["function"], "handle_request");
 }
 
-/// `aelm run` of a fixture with extra aelm options; returns stdout lines,
+/// `aelm run` of a fixture with extra aelm options (see `common::aelm_run`:
+/// the fixture exits once its scripted phase is done); returns stdout lines,
 /// the truth events and the exit status.
 fn run_with(
     extra: &[&str],
@@ -317,14 +318,7 @@ fn run_with(
     let py = py();
     let dir = scratch("opts");
     let truth = dir.join("truth.jsonl");
-    let mut cmd = Command::new(aelm_bin());
-    cmd.arg("run")
-        .args(extra)
-        .arg("--")
-        .arg(&py.exe)
-        .arg(fixture(script))
-        .env("AELM_TRUTH", &truth)
-        .env("PYTHONPATH", &py.pythonpath);
+    let mut cmd = aelm_run(&py, script, extra, &dir);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -379,7 +373,7 @@ fn include_makes_library_code_the_culprit() {
     let (lines, _, _) = run_with(
         &["--threshold-ms", "20", "--include", "/socket.py"],
         "lib_urlopen.py",
-        &[("AELM_EXIT_AFTER_DONE", "1"), ("AELM_REPEAT", "1")],
+        &[("AELM_REPEAT", "1")],
     );
     let b = blocks(&lines);
     assert_eq!(b.len(), 1, "{lines:?}");

@@ -308,6 +308,17 @@ fn fake_innermost_frame_coming_and_going_is_read_speculatively() {
     assert_eq!(reads[2..], [1; 6], "reads per sample: {reads:?}");
 }
 
+/// The scene's reader, and the coroutine frame's bytes with its `previous`
+/// set to `previous`, and as they were.
+fn coroutine_relinked(previous: u64) -> (DirectReader<FakeMem>, Vec<u8>, Vec<u8>) {
+    let s = scene();
+    let mut coro = s.frames[1];
+    coro.previous = previous;
+    let relinked = s.fake.frame_bytes(&coro);
+    let whole = s.fake.frame_bytes(&s.frames[1]);
+    (s.fake.reader(), relinked, whole)
+}
+
 #[test]
 fn fake_walk_ending_on_a_coroutine_is_read_again() {
     // The coroutine's frame now links to nothing, as a suspended one does,
@@ -315,12 +326,7 @@ fn fake_walk_ending_on_a_coroutine_is_read_again() {
     // a stale link (after a task switch, say). It is read again from
     // scratch; if that ends there too, the stack is taken as it is, but not
     // kept for reuse: the next sample reads it whole (no retry needed).
-    let s = scene();
-    let mut frames = s.frames.clone();
-    frames[1].previous = 0;
-    let suspended = s.fake.frame_bytes(&frames[1]);
-    let whole = s.fake.frame_bytes(&s.frames[1]);
-    let mut r = s.fake.reader();
+    let (mut r, suspended, whole) = coroutine_relinked(0);
     assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
     assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
     assert_eq!(r.stats.redone, 0);
@@ -439,12 +445,7 @@ fn fake_warm_walk_that_fails_is_read_again_and_forgotten() {
     // (as a link reused from another task can lead into freed memory): the
     // failed warm walk is read again from scratch, not kept for the next
     // sample; once the memory is whole again, the next sample reads it.
-    let s = scene();
-    let mut frames = s.frames.clone();
-    frames[1].previous = 0xdead_beef_0000;
-    let broken = s.fake.frame_bytes(&frames[1]);
-    let whole = s.fake.frame_bytes(&s.frames[1]);
-    let mut r = s.fake.reader();
+    let (mut r, broken, whole) = coroutine_relinked(0xdead_beef_0000);
     assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
     r.mem.map(HEAP, broken);
     assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));

@@ -34,18 +34,18 @@
 //! frame→previous links seen before, in one batched read, and then
 //! frame by frame.
 //!
-//! A walk that ends on a generator's or coroutine's frame went wrong: a
-//! thread's outermost frame was called by something, and only a suspended
-//! coroutine links to nothing. It happens when the loop switched tasks
-//! between two samples and the new task's frames sit, freed and allocated
-//! again, at the old task's addresses, so that an old link leads to a
-//! suspended frame, or into freed memory (both seen on FastAPI under
-//! load). Such a sample, and any warm walk that fails, is read again from
+//! Reuse can go wrong when the loop switched tasks between two samples and
+//! the new task's frames sit, freed and allocated again, at the old task's
+//! addresses (seen on FastAPI under load): an old link can lead to a
+//! suspended coroutine (it links to nothing, so the walk ends on a
+//! generator's frame, which a thread's outermost frame never is), into
+//! freed memory (the walk fails), or back into the previous chain at the
+//! wrong place (a frame is met twice). A warm walk that ends on a
+//! generator's frame, meets a frame twice or fails is read again from
 //! scratch, without speculation or reuse, and the previous chain is
-//! dropped; if a fresh walk still ends on a generator's frame, the stack is
-//! taken as it is but not kept for reuse (the next sample reads it whole). So is a warm walk
-//! that met a frame twice: it joined the previous chain at the wrong place
-//! and replayed part of it.
+//! dropped. A stack read from scratch that still ends on a generator's
+//! frame is taken as it is but not kept for reuse: the next sample reads
+//! it whole.
 //!
 //! Code objects are read once per address (name, qualname, file, first
 //! line, flags, line table <= 64 KiB, bytecode bounds) and reused: each use
@@ -239,9 +239,10 @@ impl<M: Memory> DirectReader<M> {
     }
 
     fn sample(&mut self, thread: &PyThread, tc: &mut ThreadCache) -> Result<Vec<Frame>, Outcome> {
-        // Whether a walk ending on a generator's frame is read again (see
-        // the end): when frames may have been reused.
-        let recheck_end = !tc.chain.is_empty();
+        // Whether frames of the previous sample may be reused: then a walk
+        // that ends on a generator's frame or meets a frame twice is read
+        // again (see the end).
+        let warm = !tc.chain.is_empty();
         let l = Arc::clone(&self.layout);
         let frame_len = l.frame_len();
         let (ts_lo, ts_hi) = l.ts_range();
@@ -503,15 +504,15 @@ impl<M: Memory> DirectReader<M> {
         // the new task's frames sit at the old one's addresses (freed and
         // reallocated), looking the same. Read the stack again from
         // scratch, without reuse.
-        let outer_generator = out.last().is_some_and(|f| runs_generator(&f.code));
-        if recheck_end && outer_generator {
+        let outer_generator = out.last().is_some_and(|f| f.code.runs_generator());
+        if warm && outer_generator {
             return Err(Redo);
         }
         // A real stack holds each frame once. A frame twice means the walk
         // joined the previous chain at the wrong place (through frames
         // reallocated at old addresses) and replayed part of it: seen on
         // FastAPI as its middleware frames repeated 16 times.
-        if !tc.chain.is_empty() && has_duplicate(&chain, &mut self.scratch) {
+        if warm && has_duplicate(&chain, &mut self.scratch) {
             return Err(Redo);
         }
         if outer_generator {
@@ -756,14 +757,6 @@ pub(super) fn has_duplicate(chain: &[RawFrame], scratch: &mut Vec<u64>) -> bool 
         }
     }
     false
-}
-
-/// Code of a generator, coroutine or async generator (flags visible).
-fn runs_generator(code: &CodeInfo) -> bool {
-    use crate::sample::{CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE};
-    code.flags.is_some_and(|f| {
-        f & (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR) != 0
-    })
 }
 
 fn parse(l: &super::Layout, addr: u64, b: &[u8]) -> RawFrame {
