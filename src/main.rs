@@ -32,16 +32,12 @@ fn main() {
         }
         Command::Report { files, output } => match html::report_files(&files, &output) {
             Ok(stats) => {
+                // Skipped lines were already told, with examples.
                 eprintln!(
-                    "aelm: wrote {} ({} blocks, {} KiB{})",
+                    "aelm: wrote {} ({} blocks, {} KiB)",
                     output.display(),
                     stats.blocks,
                     stats.bytes / 1024,
-                    if stats.skipped > 0 {
-                        format!(", {} lines skipped", stats.skipped)
-                    } else {
-                        String::new()
-                    }
                 );
                 Ok(0)
             }
