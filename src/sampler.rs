@@ -23,12 +23,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, unbounded};
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, bounded, unbounded};
 
 use crate::detector::Detector;
 use crate::python::attach::is_alive;
 use crate::python::{StackSource, ThreadInfo};
-use crate::sample::{Sample, SampleError, ThreadSample};
+use crate::sample::{Sample, SampleError, Spares, ThreadSample};
 use crate::wait_note::{self, WaitNotes};
 
 /// How often all threads are rescanned for new or finished loops.
@@ -160,6 +160,7 @@ pub struct NewTarget {
 #[derive(Clone)]
 pub struct Pool {
     add: Sender<NewTarget>,
+    spent: Sender<Vec<Sample>>,
     live: Arc<AtomicUsize>,
     /// CPU time (ns) spent attaching, which the budget leaves out.
     attach_cpu: Arc<AtomicU64>,
@@ -176,6 +177,11 @@ impl Pool {
         sent
     }
 
+    /// Where the detector gives back the batches it is done with.
+    pub fn spent(&self) -> Spent {
+        Spent(self.spent.clone())
+    }
+
     /// Targets added and not ended yet.
     pub fn live(&self) -> usize {
         self.live.load(Ordering::SeqCst)
@@ -190,6 +196,21 @@ impl Pool {
     }
 }
 
+/// Batches the detector is done with, on their way back to the sampler
+/// thread to be filled again (see [`Spares`]).
+pub struct Spent(Sender<Vec<Sample>>);
+
+impl Spent {
+    /// Hands a batch back; it is simply freed here when the sampler thread
+    /// has enough or is gone.
+    pub fn give(&self, batch: Vec<Sample>) {
+        let _ = self.0.try_send(batch);
+    }
+}
+
+/// Batches on their way back at most.
+const SPENT_DEPTH: usize = 8;
+
 /// Starts the sampler thread of a session, with its `first` target if it
 /// has one (handed over before the thread can see a stop, so that a target
 /// stopped at once still gets its `Ended`).
@@ -200,10 +221,12 @@ pub fn spawn(
     first: Option<NewTarget>,
 ) -> std::io::Result<(Pool, JoinHandle<()>)> {
     let (add, added) = unbounded::<NewTarget>();
+    let (spent, spent_rx) = bounded::<Vec<Sample>>(SPENT_DEPTH);
     let live = Arc::new(AtomicUsize::new(0));
     let attach_cpu = Arc::new(AtomicU64::new(0));
     let pool = Pool {
         add,
+        spent,
         live: live.clone(),
         attach_cpu: attach_cpu.clone(),
     };
@@ -233,6 +256,8 @@ pub fn spawn(
                 epoch: Instant::now(),
                 level: 0,
                 targets: Vec::new(),
+                spent: spent_rx,
+                spares: Spares::default(),
             };
             s.run();
         })?;
@@ -304,6 +329,9 @@ struct Sampler {
     /// Under a budget: every interval is `cfg.interval << level`.
     level: u32,
     targets: Vec<Target>,
+    /// Batches given back by the detector, and their vectors for reuse.
+    spent: Receiver<Vec<Sample>>,
+    spares: Spares,
 }
 
 /// One target: its reader and where it is in its life.
@@ -444,7 +472,13 @@ impl Target {
     }
 
     /// Does what is due at `now`.
-    fn step(&mut self, now: Instant, epoch: Instant, tx: &Sender<Envelope>) -> Step {
+    fn step(
+        &mut self,
+        now: Instant,
+        epoch: Instant,
+        tx: &Sender<Envelope>,
+        spares: &mut Spares,
+    ) -> Step {
         if self.end_at.is_some_and(|e| now >= e) {
             return Step::End(EndReason::Duration);
         }
@@ -488,7 +522,7 @@ impl Target {
                 }
             }
         }
-        self.sample(now, epoch, tx)
+        self.sample(now, epoch, tx, spares)
     }
 
     /// After a long wait, says once why each Python thread is not watched.
@@ -524,11 +558,17 @@ impl Target {
     }
 
     /// Takes one sample of the watched threads.
-    fn sample(&mut self, now: Instant, epoch: Instant, tx: &Sender<Envelope>) -> Step {
+    fn sample(
+        &mut self,
+        now: Instant,
+        epoch: Instant,
+        tx: &Sender<Envelope>,
+        spares: &mut Spares,
+    ) -> Step {
         let State::Sampling(run) = &self.state else {
             return Step::Continue;
         };
-        let read = self.source.sample(&run.tids);
+        let read = self.source.sample(&run.tids, spares);
         let threads = match read {
             Ok(t) => t,
             Err(_) => {
@@ -560,14 +600,16 @@ impl Target {
             interval: run.interval,
             threads,
         });
-        if (run.batch.len() >= BATCH_MAX || now - run.batch_start >= BATCH_AGE)
-            && !send(
+        if run.batch.len() >= BATCH_MAX || now - run.batch_start >= BATCH_AGE {
+            let want = (BATCH_AGE.as_nanos() / run.interval.as_nanos().max(1)) as usize + 2;
+            let next = spares.batch(want.min(BATCH_MAX));
+            if !send(
                 tx,
                 self.cfg.pid,
-                Msg::Samples(std::mem::take(&mut run.batch)),
-            )
-        {
-            return Step::Deaf;
+                Msg::Samples(std::mem::replace(&mut run.batch, next)),
+            ) {
+                return Step::Deaf;
+            }
         }
         // The next tick. A tick less than one interval overdue is taken
         // at once (wake-ups come late by the timer slack, ~50 us); one
@@ -674,12 +716,15 @@ impl Sampler {
             if self.targets.is_empty() && !open {
                 return;
             }
+            while let Ok(b) = self.spent.try_recv() {
+                self.spares.take_back(b);
+            }
             // Every target whose tick has come, on one wake-up.
             let mut i = 0;
             while i < self.targets.len() {
                 let now = Instant::now();
                 let step = if self.targets[i].due() <= now {
-                    self.targets[i].step(now, self.epoch, &self.tx)
+                    self.targets[i].step(now, self.epoch, &self.tx, &mut self.spares)
                 } else {
                     Step::Continue
                 };

@@ -287,6 +287,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
         };
         handles.push(follow.spawn().context("starting the subprocess follower")?);
     }
+    let spent = pool.spent();
     drop(pool);
     // The session ends when every sampler (and the follower) has let go.
     drop(tx);
@@ -296,7 +297,7 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
         Some(pid),
         opts,
         rep,
-        rx,
+        Inbox { rx, spent },
         &stopper,
         kind.name(),
         &child_status,
@@ -339,6 +340,7 @@ pub fn watch(
     };
     let (pool, sampler) = sampler::spawn(tx, stop_rx.clone(), Some(budget), None)
         .context("starting the sampler thread")?;
+    let spent = pool.spent();
     let follow = crate::follow::Follower {
         selection: crate::follow::Selection::Matching(matcher),
         scan,
@@ -353,7 +355,7 @@ pub fn watch(
         None,
         opts,
         reporter(opts, out),
-        rx,
+        Inbox { rx, spent },
         &stopper,
         kind.name(),
         &None,
@@ -440,13 +442,19 @@ impl Out<'_> {
     }
 }
 
+/// What the sampler thread sends, and the way spent batches go back to it.
+struct Inbox {
+    rx: Receiver<Envelope>,
+    spent: sampler::Spent,
+}
+
 /// Moves messages from the samplers through each target's detector to the
 /// reporter. Returns the exit status when the root target's sampler ends.
 fn pump(
     root: Option<i32>,
     opts: &WatchOpts,
     rep: Box<dyn Reporter>,
-    rx: Receiver<Envelope>,
+    inbox: Inbox,
     stopper: &Stopper,
     reader: &'static str,
     child_status: &Option<ChildStatus>,
@@ -479,7 +487,7 @@ fn pump(
     let mut root_exit: Option<i32> = None;
 
     let next = || loop {
-        match rx.try_recv() {
+        match inbox.rx.try_recv() {
             Ok(e) => return Some(e),
             Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => std::thread::sleep(PUMP_POLL),
@@ -536,6 +544,7 @@ fn pump(
                         out.block(pid, t, &b);
                     }
                 }
+                inbox.spent.give(samples);
                 if let Some(m) = out.metrics.as_mut() {
                     let after = t.detector.totals();
                     m.samples(

@@ -19,7 +19,7 @@ use py_spy::PythonSpy;
 use super::direct::{DirectReader, PyThread};
 use super::pyspy::pyspy_config;
 use super::{ScannedThread, StackSource, ThreadInfo};
-use crate::sample::{SampleError, ThreadSample};
+use crate::sample::{SampleError, Spares, ThreadSample};
 
 pub struct DirectSource {
     reader: DirectReader,
@@ -154,11 +154,11 @@ impl StackSource for DirectSource {
         self.reader.layout_notes().to_vec()
     }
 
-    fn sample(&mut self, tids: &[u64]) -> Result<Vec<ThreadSample>> {
-        let mut out = Vec::with_capacity(tids.len());
+    fn sample(&mut self, tids: &[u64], spares: &mut Spares) -> Result<Vec<ThreadSample>> {
+        let mut out = spares.threads();
         for &tid in tids {
             let stack = match self.threads.get(&tid) {
-                Some(t) => self.reader.stack(t),
+                Some(t) => self.reader.stack_into(t, spares.frames()),
                 None => Err(SampleError::Gone),
             };
             let context = self.reader.last_context_ver();

@@ -8,7 +8,7 @@ pub mod direct;
 pub mod direct_source;
 pub mod pyspy;
 
-use crate::sample::{Frame, SampleError, ThreadSample};
+use crate::sample::{Frame, SampleError, Spares, ThreadSample};
 
 /// A Python thread of the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +34,9 @@ pub trait StackSource: Send {
     /// be slow).
     fn scan(&mut self) -> anyhow::Result<Vec<ScannedThread>>;
     /// Reads the stacks of the given threads (the per-sample path: must be
-    /// cheap). A thread that is gone gives `Err(SampleError::Gone)`.
-    fn sample(&mut self, tids: &[u64]) -> anyhow::Result<Vec<ThreadSample>>;
+    /// cheap), into vectors from `spares` where it can. A thread that is
+    /// gone gives `Err(SampleError::Gone)`.
+    fn sample(&mut self, tids: &[u64], spares: &mut Spares) -> anyhow::Result<Vec<ThreadSample>>;
     /// Memory reads (system calls) the reader made so far, if it counts them.
     fn reads(&self) -> Option<u64> {
         None

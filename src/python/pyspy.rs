@@ -14,7 +14,7 @@ use py_spy::config::LockingStrategy;
 use py_spy::{Config, PythonSpy, StackTrace};
 
 use super::{ScannedThread, StackSource, ThreadInfo};
-use crate::sample::{CodeInfo, Frame, SampleError, ThreadSample};
+use crate::sample::{CodeInfo, Frame, SampleError, Spares, ThreadSample};
 
 /// Bound on distinct code objects remembered.
 const MAX_CODES: usize = 100_000;
@@ -105,7 +105,7 @@ impl StackSource for PySpySource {
             .collect())
     }
 
-    fn sample(&mut self, tids: &[u64]) -> Result<Vec<ThreadSample>> {
+    fn sample(&mut self, tids: &[u64], _spares: &mut Spares) -> Result<Vec<ThreadSample>> {
         let traces = self.spy.get_stack_traces()?;
         Ok(tids
             .iter()

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use crate::sample::CodeInfo;
+use crate::sample::{CodeInfo, Frame};
 pub use memory::{Memory, ProcessMem};
 use memory::{rd_i32, rd_u64};
 use objects::Types;
@@ -74,12 +74,34 @@ struct ThreadCache {
     chain: Vec<RawFrame>,
     /// Addresses of those frames that lay outside the data-stack region.
     heap: Vec<u64>,
-    /// The sample before's `chain` and `heap`, kept to be refilled.
+    /// What each frame of `chain` decoded to (same positions), for frames
+    /// found identical in the next sample: their code and line lookups are
+    /// skipped.
+    decoded: Vec<Decoded>,
+    /// `DirectReader::codes_epoch` when `decoded` was filled: a code object
+    /// evicted since makes it unusable.
+    decoded_epoch: u64,
+    /// Sample count of the last walk that decoded every frame (so the code
+    /// objects in use still get their periodic fingerprint check).
+    full_at: u64,
+    /// The sample before's `chain`, `heap` and `decoded`, kept to be refilled.
     spare_chain: Vec<RawFrame>,
     spare_heap: Vec<u64>,
+    spare_decoded: Vec<Decoded>,
     /// The last few distinct innermost frames that lay outside the region
     /// (most recent first), read speculatively.
     recent_tops: [u64; RECENT_TOPS],
+}
+
+/// What one raw frame decoded to, kept for the next sample.
+#[derive(Default)]
+enum Decoded {
+    /// Not known (or already taken by this sample's walk).
+    #[default]
+    Unknown,
+    /// Not a Python frame (a shim, C-stack entry or non-code executable).
+    Skipped,
+    Frame(Frame),
 }
 
 /// Innermost frame addresses remembered per thread (see `walk.rs`).
@@ -112,6 +134,8 @@ pub struct Stats {
     pub samples: u64,
     pub code_loads: u64,
     pub frames_reused: u64,
+    /// Frames identical to the previous sample's, taken as decoded then.
+    pub frames_memo: u64,
     pub misses: u64,
     /// Samples read again from scratch: a stale code object, a walk that
     /// ended on a generator's or coroutine's frame (a stale link), or a
@@ -133,6 +157,9 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     name_key: Option<u64>,
     threads: AddrMap<u64, ThreadCache>,
     links: AddrMap<u64, u64>,
+    /// Bumped whenever a code object leaves `codes`: decoded frames kept
+    /// from before may name it.
+    codes_epoch: u64,
     pthread_tid_off: Option<u64>,
     batch: Batch,
     /// Scratch list of addresses, kept between samples.
@@ -214,6 +241,7 @@ impl<M: Memory> DirectReader<M> {
             name_key: None,
             threads: AddrMap::default(),
             links: AddrMap::default(),
+            codes_epoch: 0,
             pthread_tid_off: None,
             batch: Batch::default(),
             scratch: Vec::new(),

@@ -476,6 +476,18 @@ fn a_frame_met_twice_is_a_wrong_join() {
     // Addresses that collide in the table are told apart.
     let close: Vec<_> = (1..=100u64).map(|a| f(a << 56)).collect();
     assert!(!walk::has_duplicate(&close, &mut scratch));
+    // Every table size, full to its bound, with and without a repeat.
+    for n in [1usize, 31, 32, 33, 64, 65, 128, 129] {
+        let chain: Vec<_> = (1..=n as u64).map(|a| f(a * 0x50)).collect();
+        assert!(!walk::has_duplicate(&chain, &mut scratch), "{n} frames");
+        let mut again = chain.clone();
+        again[n - 1] = f(0x50);
+        assert_eq!(
+            walk::has_duplicate(&again, &mut scratch),
+            n > 1,
+            "{n} frames"
+        );
+    }
 }
 
 #[test]

@@ -53,7 +53,11 @@
 //! (3.11+), and every `Policy::revalidate_every` samples an entry in use is
 //! re-read in one batched read and dropped if its fingerprint changed.
 //! Lines are cached per (code, instruction offset); module names per
-//! globals dict.
+//! globals dict. A frame identical to the previous sample's frame at the
+//! same chain position (the same `RawFrame`) takes the `Frame` it decoded
+//! to then, skipping the code and line lookups, unless a code object left
+//! the cache since (`codes_epoch`); every `revalidate_every / 2` samples a
+//! walk decodes every frame, which queues the fingerprint checks.
 
 use std::sync::Arc;
 
@@ -61,7 +65,7 @@ use super::linetable::line_for;
 use super::memory::{Memory, rd_i32, rd_u8, rd_u64};
 use super::objects::{MAX_LINETABLE, module_name, read_bytes, read_str};
 use super::offsets::Lasti;
-use super::{CodeEntry, DirectReader, MAX_DEPTH, PyThread, ThreadCache};
+use super::{CodeEntry, Decoded, DirectReader, MAX_DEPTH, PyThread, ThreadCache};
 use crate::sample::{CodeInfo, Frame, SampleError};
 
 /// Bytes read past `datastack_top`, so a stack that grew a little between
@@ -179,9 +183,11 @@ impl Batch {
 
     /// The bytes `[addr, addr + len)` if some part read them, and whether
     /// that part is the data-stack region.
+    #[inline]
     fn find(&self, addr: u64, len: usize) -> Option<(&[u8], bool)> {
-        let end = addr.checked_add(len as u64)?;
-        let holds = |p: &Part| p.ok && addr >= p.addr && end <= p.addr.saturating_add(p.len as u64);
+        // `addr - p.addr <= p.len - len`, wrapping: one comparison a part.
+        let holds =
+            |p: &Part| p.ok && p.len >= len && addr.wrapping_sub(p.addr) <= (p.len - len) as u64;
         let h = self.hint.get();
         let i = match self.parts.get(h) {
             Some(p) if holds(p) => h,
@@ -206,11 +212,21 @@ impl Batch {
 impl<M: Memory> DirectReader<M> {
     /// The stack of one thread, innermost frame first.
     pub fn stack(&mut self, thread: &PyThread) -> Result<Vec<Frame>, SampleError> {
+        self.stack_into(thread, Vec::new())
+    }
+
+    /// [`stack`](Self::stack), filling `out` (an emptied vector, kept
+    /// for its capacity).
+    pub fn stack_into(
+        &mut self,
+        thread: &PyThread,
+        out: Vec<Frame>,
+    ) -> Result<Vec<Frame>, SampleError> {
         let mut tc = self.threads.remove(&thread.tstate).unwrap_or_default();
         // Whether this walk could follow what the previous sample found.
         let warm = !tc.chain.is_empty();
         self.stats.samples += 1;
-        match self.sample(thread, &mut tc) {
+        match self.sample(thread, &mut tc, out) {
             Ok(v) => {
                 self.threads.insert(thread.tstate, tc);
                 return Ok(v);
@@ -228,7 +244,7 @@ impl<M: Memory> DirectReader<M> {
             Err(_) => self.stats.redone += 1,
         }
         let mut tc = ThreadCache::default();
-        let r = self.sample(thread, &mut tc);
+        let r = self.sample(thread, &mut tc, Vec::new());
         if !matches!(r, Err(Fail(SampleError::Gone))) {
             self.threads.insert(thread.tstate, tc);
         }
@@ -238,7 +254,12 @@ impl<M: Memory> DirectReader<M> {
         })
     }
 
-    fn sample(&mut self, thread: &PyThread, tc: &mut ThreadCache) -> Result<Vec<Frame>, Outcome> {
+    fn sample(
+        &mut self,
+        thread: &PyThread,
+        tc: &mut ThreadCache,
+        mut out: Vec<Frame>,
+    ) -> Result<Vec<Frame>, Outcome> {
         // Whether frames of the previous sample may be reused: then a walk
         // that ends on a generator's frame or meets a frame twice is read
         // again (see the end).
@@ -360,13 +381,27 @@ impl<M: Memory> DirectReader<M> {
         }
 
         // 4. Walk.
-        let mut out = Vec::with_capacity(tc.chain.len().max(8));
+        let samples = self.stats.samples;
+        out.clear();
+        out.reserve(tc.chain.len().max(8));
         // This sample's chain and outside frames go into last time's spare
         // vectors (no allocation a sample); the previous ones become spares.
         let mut chain = std::mem::take(&mut tc.spare_chain);
         chain.clear();
         let mut heap = std::mem::take(&mut tc.spare_heap);
         heap.clear();
+        let mut decoded = std::mem::take(&mut tc.spare_decoded);
+        decoded.clear();
+        // Frames identical to the previous sample's take what they decoded
+        // to then, unless a code object was evicted since, or it is time
+        // for a walk that decodes everything (it queues the periodic
+        // fingerprint checks of the code objects in use).
+        let epoch = self.codes_epoch;
+        let full = samples.saturating_sub(tc.full_at) >= self.policy.revalidate_every / 2;
+        if full {
+            tc.full_at = samples;
+        }
+        let memo_ok = warm && !full && tc.decoded_epoch == epoch;
         // Owners to skip (shim/C-stack entries), as a bit set.
         let skip = l.skip_owners.iter().fold(0u64, |m, &o| {
             m | 1u64.checked_shl(u32::from(o)).unwrap_or(0)
@@ -376,7 +411,6 @@ impl<M: Memory> DirectReader<M> {
         let mut matched: Option<usize> = None;
         let mut searches = 0usize;
         let mut addr = current;
-        let samples = self.stats.samples;
         while addr != 0 {
             if chain.len() >= MAX_DEPTH {
                 self.batch = batch;
@@ -466,26 +500,29 @@ impl<M: Memory> DirectReader<M> {
             }
             addr = raw.previous;
 
-            if l.f_owner.is_some()
-                && 1u64
-                    .checked_shl(u32::from(raw.owner))
-                    .is_some_and(|b| skip & b != 0)
-            {
-                continue;
-            }
-            let code = raw.code & l.ref_mask;
-            if code == 0 {
-                continue;
-            }
-            let frame = match self.frame(code, &raw, samples, &mut to_validate) {
-                Ok(Some(fr)) => fr,
-                Ok(None) => continue,
-                Err(e) => {
-                    self.batch = batch;
-                    return Err(e);
+            let memo = match matched {
+                Some(j) if memo_ok => tc.decoded.get_mut(j).map(std::mem::take),
+                _ => None,
+            };
+            let memo = match memo {
+                Some(Decoded::Unknown) | None => {
+                    match self.decode(&l, &raw, skip, samples, &mut to_validate) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            self.batch = batch;
+                            return Err(e);
+                        }
+                    }
+                }
+                Some(known) => {
+                    self.stats.frames_memo += 1;
+                    known
                 }
             };
-            out.push(frame);
+            if let Decoded::Frame(f) = &memo {
+                out.push(f.clone());
+            }
+            decoded.push(memo);
         }
 
         // 5. Periodic fingerprint checks, batched.
@@ -523,10 +560,46 @@ impl<M: Memory> DirectReader<M> {
             // under it). The next sample reads the whole stack again.
             chain.clear();
             heap.clear();
+            decoded.clear();
         }
         tc.spare_chain = std::mem::replace(&mut tc.chain, chain);
         tc.spare_heap = std::mem::replace(&mut tc.heap, heap);
+        tc.spare_decoded = std::mem::replace(&mut tc.decoded, decoded);
+        // A code object evicted during this walk may be named by frames
+        // decoded before: none of them is reused.
+        tc.decoded_epoch = if self.codes_epoch == epoch {
+            epoch
+        } else {
+            u64::MAX
+        };
         Ok(out)
+    }
+
+    /// What one raw frame decodes to: skipped (a shim or C-stack entry,
+    /// or no code) or a `Frame`.
+    fn decode(
+        &mut self,
+        l: &super::Layout,
+        raw: &RawFrame,
+        skip: u64,
+        samples: u64,
+        to_validate: &mut Vec<u64>,
+    ) -> Result<Decoded, Outcome> {
+        if l.f_owner.is_some()
+            && 1u64
+                .checked_shl(u32::from(raw.owner))
+                .is_some_and(|b| skip & b != 0)
+        {
+            return Ok(Decoded::Skipped);
+        }
+        let code = raw.code & l.ref_mask;
+        if code == 0 {
+            return Ok(Decoded::Skipped);
+        }
+        Ok(match self.frame(code, raw, samples, to_validate)? {
+            Some(f) => Decoded::Frame(f),
+            None => Decoded::Skipped,
+        })
     }
 
     /// The `Frame` for one raw frame; `None` for a frame that is not Python
@@ -567,7 +640,9 @@ impl<M: Memory> DirectReader<M> {
         if q.is_none() {
             // Unknown code, or the instruction is outside the cached code's
             // bytecode (address reused?): (re)load it.
-            self.codes.remove(&code);
+            if self.codes.remove(&code).is_some() {
+                self.codes_epoch += 1;
+            }
             match self.load_code(code, raw.globals, samples) {
                 Ok(true) => {}
                 Ok(false) => return Ok(None),
@@ -662,6 +737,7 @@ impl<M: Memory> DirectReader<M> {
             && (file.ends_with("asyncio/events.py") || file.ends_with("asyncio\\events.py"));
         if self.codes.len() >= MAX_CODES {
             self.codes.clear();
+            self.codes_epoch += 1;
         }
         self.codes.insert(
             code,
@@ -711,6 +787,7 @@ impl<M: Memory> DirectReader<M> {
                 }
             } else {
                 self.codes.remove(&c);
+                self.codes_epoch += 1;
                 self.lines.retain(|(k, _), _| *k != c);
                 stale = true;
             }
@@ -731,20 +808,30 @@ use Outcome::{Fail, Redo};
 /// warm walks, so it is cheap for usual depths: a small open-addressing
 /// table on the stack; deeper chains are sorted in `scratch`.
 pub(super) fn has_duplicate(chain: &[RawFrame], scratch: &mut Vec<u64>) -> bool {
-    const SLOTS: usize = 256;
-    if chain.len() > SLOTS / 2 {
-        scratch.clear();
-        scratch.extend(chain.iter().map(|r| r.addr));
-        scratch.sort_unstable();
-        return scratch.windows(2).any(|w| w[0] == w[1]);
+    match chain.len() {
+        0..=32 => no_repeat_table::<64>(chain),
+        33..=64 => no_repeat_table::<128>(chain),
+        65..=128 => no_repeat_table::<256>(chain),
+        _ => {
+            scratch.clear();
+            scratch.extend(chain.iter().map(|r| r.addr));
+            scratch.sort_unstable();
+            scratch.windows(2).any(|w| w[0] == w[1])
+        }
     }
-    let mut table = [0u64; SLOTS];
+}
+
+/// `has_duplicate` for a chain of at most `N / 2` frames: an
+/// open-addressing table of `N` slots (a power of two) on the stack.
+fn no_repeat_table<const N: usize>(chain: &[RawFrame]) -> bool {
+    let mut table = [0u64; N];
+    let shift = 64 - N.trailing_zeros();
     for r in chain {
         if r.addr == 0 {
             continue;
         }
-        // Fibonacci hashing: the top 8 bits of the product.
-        let mut i = (r.addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+        // Fibonacci hashing: the top log2(N) bits of the product.
+        let mut i = (r.addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
         loop {
             match table[i] {
                 0 => {
@@ -752,7 +839,7 @@ pub(super) fn has_duplicate(chain: &[RawFrame], scratch: &mut Vec<u64>) -> bool 
                     break;
                 }
                 a if a == r.addr => return true,
-                _ => i = (i + 1) % SLOTS,
+                _ => i = (i + 1) & (N - 1),
             }
         }
     }
