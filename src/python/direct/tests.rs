@@ -555,6 +555,35 @@ fn fake_reused_code_address_is_noticed() {
 }
 
 #[test]
+fn identical_frames_take_what_they_decoded_to_and_still_see_a_new_code() {
+    let s = scene();
+    let mut fake = s.fake;
+    let new_name = fake.string("other");
+    let mut r = fake.reader();
+    r.policy.revalidate_every = 8;
+    let first = r.stack(&THREAD).unwrap();
+    for _ in 0..3 {
+        assert_eq!(r.stack(&THREAD).unwrap(), first);
+    }
+    // Every frame of those samples but the ones of a full decode was
+    // taken as decoded before.
+    assert!(r.stats.frames_memo >= 4, "{:?}", r.stats);
+    // The coroutine's code object (an outer, unchanged frame) is freed and
+    // another one built at its address: the periodic full decode queues
+    // its check, the check evicts it, and the memo does not hide it.
+    let code = s.frames[1].code;
+    let off = r.layout.co_name;
+    r.mem.poke_u64(code + off, new_name);
+    let mut names = Vec::new();
+    for _ in 0..12 {
+        names.push(r.stack(&THREAD).unwrap()[1].code.name.clone());
+    }
+    assert_eq!(names.last().map(String::as_str), Some("other"), "{names:?}");
+    // And once seen, it stays.
+    assert_eq!(r.stack(&THREAD).unwrap()[1].code.name, "other");
+}
+
+#[test]
 fn huge_string_length_does_not_allocate() {
     let mut fake = Fake::new();
     let b = fake.str_bytes(b"abc", 1 << 40);
