@@ -371,6 +371,50 @@ def floor_section(pys, args):
     return res
 
 
+def back_to_back_section(vers, pys, args):
+    """benches/back_to_back.rs: aelm's own work a sample, without the wake-up."""
+    section("6. aelm's own work a sample, back to back (cargo bench --bench back_to_back)")
+    say("the sampler's per-sample path and the detector, %d samples back to back on one thread "
+        "against deep_busy; CPU = the thread's CPU clock / samples" % args.b2b_samples)
+    built = subprocess.run(["cargo", "bench", "--bench", "back_to_back", "--no-run",
+                            "--message-format=json"], cwd=REPO, capture_output=True, text=True)
+    exe = None
+    for line in built.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("target", {}).get("name") == "back_to_back" and msg.get("executable"):
+            exe = msg["executable"]
+    if not exe:
+        say("note: could not build benches/back_to_back.rs, section skipped")
+        return {}
+    res = {}
+    rows = []
+    for v in vers:
+        tgt = Target(pys[v]["exe"], "deep_busy.py")
+        try:
+            runs = []
+            for _ in range(args.b2b_runs):
+                out = subprocess.run([exe, str(tgt.pid), str(args.b2b_samples)],
+                                     capture_output=True, text=True)
+                try:
+                    runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                except (ValueError, IndexError):
+                    say("  %s: %s" % (v, out.stderr.strip()[-200:]))
+            if runs:
+                us = sorted(r["cpu_us_per_sample"] for r in runs)
+                res[v] = us[len(us) // 2]
+                rows.append([pys[v]["full"], "%.2f" % res[v], "%.2f .. %.2f" % (us[0], us[-1]),
+                             "%.3f" % (runs[-1]["reads_per_sample"] or 0),
+                             sum(r["failed"] for r in runs)])
+                LOG.append({"section": "back_to_back", "version": v, "runs": runs})
+        finally:
+            tgt.kill()
+    table(["python", "us/sample (median)", "min .. max", "reads/sample", "failed"], rows)
+    return res
+
+
 def cpu_section(vers, pys, args):
     section("1-4. Sampler cost on a loop busy ~32 frames deep (bench/targets/deep_busy.py)")
     say("duration per run: %.0f s on %s, %.0f s on the others; aelm binary %s"
@@ -646,7 +690,7 @@ def many_section(pys, args):
     return res
 
 
-def goals(vers, cpu, sc, slow, floor, many=None):
+def goals(vers, cpu, sc, slow, floor, many=None, b2b=None):
     section("Against issue 9's goals")
     d1 = [cpu.get((v, "direct", 1000)) for v in vers]
     d10 = [cpu.get((v, "direct", 10000)) for v in vers]
@@ -667,6 +711,11 @@ def goals(vers, cpu, sc, slow, floor, many=None):
             say("direct reader CPU/sample above the sleep-only tick at %d Hz: %.2f .. %.2f us"
                 "  -> must <= 5: %s" % (rate, min(above), max(above),
                                          "met" if max(above) <= 5 else "NOT met"))
+    if b2b:
+        say("aelm's own work a sample, back to back (no wake-up): %.2f .. %.2f us"
+            "  -> goal <= 3: %s, must <= 5: %s" % (min(b2b.values()), max(b2b.values()),
+                                                    "met" if max(b2b.values()) <= 3 else "NOT met",
+                                                    "met" if max(b2b.values()) <= 5 else "NOT met"))
     for (n, rate), us in sorted((many or {}).items()):
         if us is not None and n > 1:
             say("%d targets on one sampler thread at %d Hz: %.2f us/sample"
@@ -710,7 +759,10 @@ def main():
     ap.add_argument("--work-s", type=float, default=3.0, help="unmonitored length of the slowdown workload")
     ap.add_argument("--start-delay", type=float, default=1.0)
     ap.add_argument("--floor-s", type=float, default=2.0, help="seconds per floor run")
-    ap.add_argument("--skip", default="", help="comma list of: floor,cpu,strace,callgrind,many,slowdown")
+    ap.add_argument("--skip", default="",
+                    help="comma list of: floor,cpu,strace,callgrind,many,slowdown,b2b")
+    ap.add_argument("--b2b-samples", type=int, default=100000, help="samples per back-to-back run")
+    ap.add_argument("--b2b-runs", type=int, default=3, help="back-to-back runs per version")
     ap.add_argument("--many-counts", default="1,4,16", help="target counts for the many-targets part")
     ap.add_argument("--many-duration", type=float, default=8.0, help="seconds per many-targets run")
     ap.add_argument("--aelm", default=os.path.join(REPO, "target", "release", "aelm"))
@@ -770,6 +822,7 @@ def main():
     slow = {}
     floor = {}
     many = {}
+    b2b = {}
     try:
         if "floor" not in args.skip:
             floor = floor_section(pys, args)
@@ -780,7 +833,9 @@ def main():
             many = many_section(pys, args)
         if "slowdown" not in args.skip:
             slow = slowdown_section(pys, args)
-        goals(vers, cpu, sc, slow, floor, many)
+        if "b2b" not in args.skip:
+            b2b = back_to_back_section(vers, pys, args)
+        goals(vers, cpu, sc, slow, floor, many, b2b)
     finally:
         if args.json:
             with open(args.json, "w") as f:

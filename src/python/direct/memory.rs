@@ -8,6 +8,8 @@
 use std::cell::Cell;
 use std::fmt;
 
+use smallvec::SmallVec;
+
 /// A failed read of the target's memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemError(pub String);
@@ -88,31 +90,18 @@ impl Memory for ProcessMem {
             let part = &mut reqs[done..(done + MAX_BATCH).min(count)];
             // Up to STACK_IOVECS requests (every steady-state sample) build
             // their iovecs on the stack; longer batches use the heap.
-            let empty = libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 0,
-            };
-            let mut stack_iov = [[empty; STACK_IOVECS]; 2];
-            let mut heap_iov: [Vec<libc::iovec>; 2] = Default::default();
-            let [local, remote]: [&mut [libc::iovec]; 2] = if part.len() <= STACK_IOVECS {
-                let [l, r] = &mut stack_iov;
-                [&mut l[..part.len()], &mut r[..part.len()]]
-            } else {
-                let [l, r] = &mut heap_iov;
-                l.resize(part.len(), empty);
-                r.resize(part.len(), empty);
-                [l.as_mut_slice(), r.as_mut_slice()]
-            };
+            let mut local: SmallVec<[libc::iovec; STACK_IOVECS]> = SmallVec::new();
+            let mut remote: SmallVec<[libc::iovec; STACK_IOVECS]> = SmallVec::new();
             let mut total = 0usize;
-            for (i, (addr, buf)) in part.iter_mut().enumerate() {
-                local[i] = libc::iovec {
+            for (addr, buf) in part.iter_mut() {
+                local.push(libc::iovec {
                     iov_base: buf.as_mut_ptr().cast(),
                     iov_len: buf.len(),
-                };
-                remote[i] = libc::iovec {
+                });
+                remote.push(libc::iovec {
                     iov_base: *addr as usize as *mut libc::c_void,
                     iov_len: buf.len(),
-                };
+                });
                 total += buf.len();
             }
             self.ops.set(self.ops.get() + 1);

@@ -223,8 +223,9 @@ pub struct Layout {
     pub f_instr: u64,
     pub f_owner: Option<u64>,
     pub f_localsplus: u64,
-    /// Owners whose frames are not Python code (C-stack shims / entry frames).
-    pub skip_owners: Vec<u8>,
+    /// Owners whose frames are not Python code (C-stack shims / entry
+    /// frames), as a bit set: bit `o` for owner `o`.
+    pub skip_owners: u64,
 
     pub co_flags: u64,
     pub co_firstlineno: u64,
@@ -243,6 +244,12 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Whether frames of this owner are not Python code (see `skip_owners`).
+    pub fn skips_owner(&self, owner: u8) -> bool {
+        1u64.checked_shl(u32::from(owner))
+            .is_some_and(|b| self.skip_owners & b != 0)
+    }
+
     /// Bytes of a frame the walker reads: up to and including `localsplus[0]`.
     pub fn frame_len(&self) -> usize {
         let mut end = self.f_localsplus + 8;
@@ -338,12 +345,12 @@ pub fn from_table(minor: u32) -> Result<Layout> {
             need(h.frame_localsplus, "frame_localsplus")?,
         )
     };
-    let mut skip_owners = Vec::new();
+    let mut skip_owners = 0u64;
     for o in [h.owned_by_cstack, h.owned_by_interpreter]
         .into_iter()
         .flatten()
     {
-        skip_owners.push(o as u8);
+        skip_owners |= 1u64.checked_shl(o as u32).unwrap_or(0);
     }
     let ts_frame = if interp {
         h.ts_current_frame

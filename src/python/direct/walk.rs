@@ -61,6 +61,8 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::linetable::line_for;
 use super::memory::{Memory, rd_i32, rd_u8, rd_u64};
 use super::objects::{MAX_LINETABLE, module_name, read_bytes, read_str};
@@ -154,23 +156,13 @@ impl Batch {
         }
         let start = self.parts[from].off;
         let mut rest: &mut [u8] = &mut self.buf[start..self.used];
-        let count = self.parts.len() - from;
-        let mut on_stack: [(u64, &mut [u8]); STACK_PARTS] = Default::default();
-        let mut on_heap: Vec<(u64, &mut [u8])> = Vec::new();
-        for (i, p) in self.parts[from..].iter().enumerate() {
+        let mut reqs: SmallVec<[(u64, &mut [u8]); STACK_PARTS]> = SmallVec::new();
+        for p in &self.parts[from..] {
             let (a, b) = std::mem::take(&mut rest).split_at_mut(p.len);
-            if count <= STACK_PARTS {
-                on_stack[i] = (p.addr, a);
-            } else {
-                on_heap.push((p.addr, a));
-            }
+            reqs.push((p.addr, a));
             rest = b;
         }
-        let n = if count <= STACK_PARTS {
-            mem.read_batch(&mut on_stack[..count])
-        } else {
-            mem.read_batch(&mut on_heap)
-        };
+        let n = mem.read_batch(&mut reqs);
         for (i, p) in self.parts[from..].iter_mut().enumerate() {
             p.ok = i < n;
         }
@@ -402,10 +394,6 @@ impl<M: Memory> DirectReader<M> {
             tc.full_at = samples;
         }
         let memo_ok = warm && !full && tc.decoded_epoch == epoch;
-        // Owners to skip (shim/C-stack entries), as a bit set.
-        let skip = l.skip_owners.iter().fold(0u64, |m, &o| {
-            m | 1u64.checked_shl(u32::from(o)).unwrap_or(0)
-        });
         let mut to_validate: Vec<u64> = Vec::new();
         // Index in tc.chain of the frame just processed, when identical.
         let mut matched: Option<usize> = None;
@@ -506,7 +494,7 @@ impl<M: Memory> DirectReader<M> {
             };
             let memo = match memo {
                 Some(Decoded::Unknown) | None => {
-                    match self.decode(&l, &raw, skip, samples, &mut to_validate) {
+                    match self.decode(&l, &raw, samples, &mut to_validate) {
                         Ok(d) => d,
                         Err(e) => {
                             self.batch = batch;
@@ -581,15 +569,10 @@ impl<M: Memory> DirectReader<M> {
         &mut self,
         l: &super::Layout,
         raw: &RawFrame,
-        skip: u64,
         samples: u64,
         to_validate: &mut Vec<u64>,
     ) -> Result<Decoded, Outcome> {
-        if l.f_owner.is_some()
-            && 1u64
-                .checked_shl(u32::from(raw.owner))
-                .is_some_and(|b| skip & b != 0)
-        {
+        if l.f_owner.is_some() && l.skips_owner(raw.owner) {
             return Ok(Decoded::Skipped);
         }
         let code = raw.code & l.ref_mask;
