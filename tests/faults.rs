@@ -788,17 +788,16 @@ fn target_recurses_5000_deep_3_14() {
     }
 }
 
-/// Attaching while the loop thread is 5000 frames deep. Fails today: aelm's
-/// attach goes through py-spy's interpreter discovery, whose final check
-/// reads every thread's stack with py-spy's own walker, which refuses more
-/// than 4096 frames ("Max frame recursion depth reached"), so discovery
-/// reports "Failed to find a python interpreter in the .data section".
-#[test]
-#[ignore = "py-spy 0.4.3's discovery refuses threads deeper than 4096 frames"]
-fn attach_while_5000_deep() {
-    let py = py();
+/// Attaching while the loop thread is 5000 frames deep. py-spy's
+/// interpreter discovery checks what it found by reading every thread's
+/// stack with its own walker, which refuses more than 4096 frames ("Max
+/// frame recursion depth reached"), so it reports "Failed to find a python
+/// interpreter": aelm then finds the interpreter itself, from
+/// `_PyRuntime.interpreters.head` (header table on 3.8-3.12,
+/// `_Py_DebugOffsets` from 3.13).
+fn attach_while_deep(py: &Python) {
     let fx = start(
-        &py,
+        py,
         "deep_recursion.py",
         &[("AELM_REPEAT", "1"), ("AELM_BLOCK_MS", "5000")],
     );
@@ -807,6 +806,20 @@ fn attach_while_5000_deep() {
     let w = Watch::attach(fx.pid(), &["--threshold-ms", "100"]);
     let b = w.wait_type("block", Duration::from_secs(15));
     assert_eq!(culprit(&b), "recurse");
+    assert_eq!(b["thread"], "MainThread");
+}
+
+#[test]
+fn attach_while_5000_deep() {
+    attach_while_deep(&py());
+}
+
+#[test]
+fn attach_while_5000_deep_3_14() {
+    match py314() {
+        Some(p) => attach_while_deep(&p),
+        None => eprintln!("no 3.14: skipped"),
+    }
 }
 
 /// SIGSTOP / SIGCONT of the target while aelm watches.

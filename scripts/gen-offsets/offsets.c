@@ -81,6 +81,11 @@ int main(void) {
 #else
     VAL(interp_threads_head, offsetof(PyInterpreterState, threads.head), "internal/pycore_interp.h");
 #endif
+    /* _PyRuntime.interpreters.head: the main interpreter, for a discovery of
+     * aelm's own when py-spy's fails (it checks its find by walking every
+     * stack with a walker that gives up past 4096 frames) */
+    VAL(runtime_interpreters_head, offsetof(_PyRuntimeState, interpreters.head),
+        PY_VERSION_HEX < 0x03090000 ? "internal/pycore_pystate.h" : "internal/pycore_runtime.h");
     VAL(ts_size, sizeof(PyThreadState), "cpython/pystate.h");
     VAL(ts_next, offsetof(PyThreadState, next), "cpython/pystate.h");
     VAL(ts_interp, offsetof(PyThreadState, interp), "cpython/pystate.h");
@@ -233,6 +238,7 @@ int main(void) {
     SOME(dbg_size, sizeof(_Py_DebugOffsets), DBG_HDR);
     DBG(dbg_version, version);
     DBG(dbg_free_threaded, free_threaded);
+    DBG(dbg_runtime_interpreters_head, runtime_state.interpreters_head);
     DBG(dbg_interp_threads_head, interpreter_state.threads_head);
     DBG(dbg_ts_size, thread_state.size);
     DBG(dbg_ts_next, thread_state.next);
@@ -270,6 +276,7 @@ int main(void) {
     NONE(dbg_size, "_Py_DebugOffsets from 3.13");
     NONE(dbg_version, "_Py_DebugOffsets from 3.13");
     NONE(dbg_free_threaded, "_Py_DebugOffsets from 3.13");
+    NONE(dbg_runtime_interpreters_head, "_Py_DebugOffsets from 3.13");
     NONE(dbg_interp_threads_head, "_Py_DebugOffsets from 3.13");
     NONE(dbg_ts_size, "_Py_DebugOffsets from 3.13");
     NONE(dbg_ts_next, "_Py_DebugOffsets from 3.13");

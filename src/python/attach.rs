@@ -181,7 +181,19 @@ fn open_pyspy(pid: i32) -> Result<PythonSpy> {
 fn open_direct(pid: i32) -> Result<Box<dyn StackSource>> {
     // py-spy's discovery first: it gives the clearest errors (version,
     // permissions), and the same PythonSpy later names the threads.
-    let spy = open_pyspy(pid)?;
+    let spy = match open_pyspy(pid) {
+        Ok(spy) => spy,
+        Err(e) => {
+            // py-spy also refuses a process with a thread deeper than 4096
+            // frames (it checks its find by walking every stack). aelm's
+            // reader finds the interpreter itself then; threads other than
+            // the main one go unnamed. Any other failure is py-spy's to tell.
+            return match DirectReader::attach(pid) {
+                Ok(reader) => Ok(Box::new(DirectSource::new(reader, pid, None))),
+                Err(_) => Err(e),
+            };
+        }
+    };
     let reader = DirectReader::attach(pid)
         .with_context(|| format!("attaching aelm's reader to pid {pid} ({})", comm(pid)))?;
     Ok(Box::new(DirectSource::new(reader, pid, Some(spy))))

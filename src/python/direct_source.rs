@@ -82,6 +82,11 @@ impl DirectSource {
 
     /// Names of `threads` by pthread id, through py-spy.
     fn lookup_names(&mut self, threads: &[PyThread]) {
+        if self.spy.is_none() {
+            // py-spy could not attach (a thread deeper than its 4096-frame
+            // limit): try again, at most once a lookup.
+            self.spy = PythonSpy::new(self.pid, &pyspy_config()).ok();
+        }
         let mut by_pthread: HashMap<u64, Option<String>> = HashMap::new();
         if let Some(spy) = self.spy.as_mut()
             && let Ok(traces) = spy.get_stack_traces()

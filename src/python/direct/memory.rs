@@ -480,6 +480,10 @@ pub mod hostile {
         put(&mut b, h.dbg_free_threaded?, 0);
         let pairs = [
             (h.dbg_interp_threads_head, Some(h.interp_threads_head)),
+            (
+                h.dbg_runtime_interpreters_head,
+                Some(h.runtime_interpreters_head),
+            ),
             (h.dbg_ts_next, Some(h.ts_next)),
             (h.dbg_ts_current_frame, h.ts_current_frame),
             (h.dbg_ts_thread_id, Some(h.ts_thread_id)),

@@ -186,8 +186,11 @@ impl DirectReader<ProcessMem> {
             bail!("Python {v} is not supported (3.8 to 3.15 are)");
         }
         let config = py_spy::Config::default();
-        let addrs = PythonProcessLayout::new(&info, &process, &v, &config)
-            .context("cannot find the interpreter state")?;
+        // py-spy checks what it found by walking every thread's stack with
+        // its own walker, which gives up past 4096 frames (a deep
+        // recursion): then aelm finds the interpreter itself, below.
+        let found = PythonProcessLayout::new(&info, &process, &v, &config)
+            .map(|a| a.interpreter_address as u64);
         let minor = v.minor as u32;
         let mem = ProcessMem::new(pid).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut layout = offsets::from_table(minor)?;
@@ -207,14 +210,50 @@ impl DirectReader<ProcessMem> {
             bytes: sym("PyBytes_Type"),
             dict: sym("PyDict_Type"),
         };
-        Ok(DirectReader::with_memory(
-            mem,
-            layout,
-            format!("{}.{}.{}{}", v.major, v.minor, v.patch, v.release_flags),
-            pid,
-            addrs.interpreter_address as u64,
-            types,
-        ))
+        let version = format!("{}.{}.{}{}", v.major, v.minor, v.patch, v.release_flags);
+        match found {
+            Ok(interp) => Ok(DirectReader::with_memory(
+                mem, layout, version, pid, interp, types,
+            )),
+            Err(e) => {
+                let runtime = sym("_PyRuntime");
+                own_discovery(mem, layout, version, pid, types, runtime)
+                    .map_err(|own| e.context(format!("and from _PyRuntime: {own:#}")))
+                    .context("cannot find the interpreter state")
+            }
+        }
+    }
+}
+
+/// The interpreter from `_PyRuntime.interpreters.head` (the main
+/// interpreter), accepted when its thread list reads as Python threads.
+fn own_discovery(
+    mem: ProcessMem,
+    mut layout: Layout,
+    version: String,
+    pid: i32,
+    types: Types,
+    runtime: Option<u64>,
+) -> Result<DirectReader<ProcessMem>> {
+    let rt = runtime.context("no _PyRuntime symbol")?;
+    let mut b = [0u8; 8];
+    mem.read(rt.wrapping_add(layout.runtime_interpreters_head), &mut b)
+        .map_err(|e| anyhow::anyhow!("reading _PyRuntime.interpreters.head: {e}"))?;
+    let interp = u64::from_le_bytes(b);
+    if interp == 0 {
+        bail!("_PyRuntime.interpreters.head is NULL (the interpreter is not running yet)");
+    }
+    layout.notes.push(format!(
+        "interpreter: {interp:#x}, read from _PyRuntime.interpreters.head (py-spy's discovery \
+         failed: it walks every stack, and gives up past 4096 frames)"
+    ));
+    let mut reader = DirectReader::with_memory(mem, layout, version, pid, interp, types);
+    match reader.threads() {
+        Ok(t) if !t.is_empty() => Ok(reader),
+        Ok(_) => bail!("the interpreter at {interp:#x} has no threads"),
+        Err(e) => Err(e.context(format!(
+            "reading the threads of the interpreter at {interp:#x}"
+        ))),
     }
 }
 

@@ -29,6 +29,7 @@ pub struct HeaderOffsets {
     pub unicode_compact_mask: u64,
     pub unicode_ascii_mask: u64,
     pub interp_threads_head: u64,
+    pub runtime_interpreters_head: u64,
     pub ts_size: u64,
     pub ts_next: u64,
     pub ts_interp: u64,
@@ -80,6 +81,7 @@ pub struct HeaderOffsets {
     pub dbg_size: Option<u64>,
     pub dbg_version: Option<u64>,
     pub dbg_free_threaded: Option<u64>,
+    pub dbg_runtime_interpreters_head: Option<u64>,
     pub dbg_interp_threads_head: Option<u64>,
     pub dbg_ts_size: Option<u64>,
     pub dbg_ts_next: Option<u64>,
@@ -196,6 +198,9 @@ pub struct Layout {
     pub unicode_compact_mask: u64,
     pub unicode_ascii_mask: u64,
 
+    /// `_PyRuntime.interpreters.head`: the main interpreter, for aelm's own
+    /// discovery when py-spy's fails.
+    pub runtime_interpreters_head: u64,
     pub interp_threads_head: u64,
     pub ts_next: u64,
     pub ts_thread_id: u64,
@@ -396,6 +401,7 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         unicode_compact_mask: h.unicode_compact_mask,
         unicode_ascii_mask: h.unicode_ascii_mask,
         interp_threads_head: h.interp_threads_head,
+        runtime_interpreters_head: h.runtime_interpreters_head,
         ts_next: h.ts_next,
         ts_thread_id: h.ts_thread_id,
         // From the headers on every version: _Py_DebugOffsets does not carry it.
@@ -485,6 +491,10 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
     };
 
     layout.interp_threads_head = get(h.dbg_interp_threads_head, "interpreter_state.threads_head")?;
+    layout.runtime_interpreters_head = get(
+        h.dbg_runtime_interpreters_head,
+        "runtime_state.interpreters_head",
+    )?;
     layout.ts_next = get(h.dbg_ts_next, "thread_state.next")?;
     let cur = get(h.dbg_ts_current_frame, "thread_state.current_frame")?;
     layout.ts_frame = Some(cur);

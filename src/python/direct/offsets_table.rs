@@ -11,9 +11,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
         8,
         "CPython 3.8.18 headers: ~/.pyenv/versions/3.8.18/include/python3.8",
         HeaderOffsets {
-            version_hex: 0x030812f0,       // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                    // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,               // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030812f0,             // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                          // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                     // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -24,42 +24,43 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 8, // offsetof(PyInterpreterState, tstate_head)  [internal/pycore_pystate.h]
-            ts_size: 264,           // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,             // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,          // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 176,      // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 248,    // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: Some(24),     // offsetof(PyThreadState, frame)  [cpython/pystate.h]
+            runtime_interpreters_head: 32, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_pystate.h]
+            ts_size: 264,                  // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                    // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 248, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: Some(24), // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
-            ts_cframe: None,        // absent before 3.11
+            ts_cframe: None,   // absent before 3.11
             cframe_current_frame: None, // absent before 3.11
             ts_current_frame: None, // absent before 3.13
             ts_datastack_chunk: None, // absent before 3.11
             ts_datastack_top: None, // absent before 3.11
-            chunk_previous: None,   // absent before 3.11
-            chunk_size: None,       // absent before 3.11
-            chunk_data: None,       // absent before 3.11
-            frame_back: Some(24),   // offsetof(PyFrameObject, f_back)  [frameobject.h]
-            frame_code: Some(32),   // offsetof(PyFrameObject, f_code)  [frameobject.h]
+            chunk_previous: None, // absent before 3.11
+            chunk_size: None,  // absent before 3.11
+            chunk_data: None,  // absent before 3.11
+            frame_back: Some(24), // offsetof(PyFrameObject, f_back)  [frameobject.h]
+            frame_code: Some(32), // offsetof(PyFrameObject, f_code)  [frameobject.h]
             frame_globals: Some(48), // offsetof(PyFrameObject, f_globals)  [frameobject.h]
             frame_lasti: Some(104), // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
             frame_localsplus: Some(360), // offsetof(PyFrameObject, f_localsplus)  [frameobject.h]
-            iframe_size: None,      // no _PyInterpreterFrame before 3.11
-            iframe_code: None,      // no _PyInterpreterFrame before 3.11
-            iframe_previous: None,  // no _PyInterpreterFrame before 3.11
-            iframe_globals: None,   // no _PyInterpreterFrame before 3.11
-            iframe_instr: None,     // no _PyInterpreterFrame before 3.11
-            iframe_owner: None,     // no _PyInterpreterFrame before 3.11
+            iframe_size: None, // no _PyInterpreterFrame before 3.11
+            iframe_code: None, // no _PyInterpreterFrame before 3.11
+            iframe_previous: None, // no _PyInterpreterFrame before 3.11
+            iframe_globals: None, // no _PyInterpreterFrame before 3.11
+            iframe_instr: None, // no _PyInterpreterFrame before 3.11
+            iframe_owner: None, // no _PyInterpreterFrame before 3.11
             iframe_localsplus: None, // no _PyInterpreterFrame before 3.11
             owned_by_generator: None, // no frame owners before 3.11
-            owned_by_cstack: None,  // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
+            owned_by_cstack: None, // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
             owned_by_interpreter: None, // FRAME_OWNED_BY_INTERPRETER from 3.14
-            code_size: 176,         // sizeof(PyCodeObject)  [cpython/code.h]
-            co_flags: 36,           // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
-            co_firstlineno: 40,     // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
-            co_name: 112,           // offsetof(PyCodeObject, co_name)  [cpython/code.h]
-            co_filename: 104,       // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
-            co_qualname: None,      // co_qualname from 3.11
+            code_size: 176,    // sizeof(PyCodeObject)  [cpython/code.h]
+            co_flags: 36,      // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
+            co_firstlineno: 40, // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
+            co_name: 112,      // offsetof(PyCodeObject, co_name)  [cpython/code.h]
+            co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
+            co_qualname: None, // co_qualname from 3.11
             co_code_adaptive: None, // co_code_adaptive from 3.11
             co_linetable: 120, // offsetof(PyCodeObject, co_lnotab)  [cpython/code.h (co_lnotab)]
             dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
@@ -75,6 +76,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_size: None,    // _Py_DebugOffsets from 3.13
             dbg_version: None, // _Py_DebugOffsets from 3.13
             dbg_free_threaded: None, // _Py_DebugOffsets from 3.13
+            dbg_runtime_interpreters_head: None, // _Py_DebugOffsets from 3.13
             dbg_interp_threads_head: None, // _Py_DebugOffsets from 3.13
             dbg_ts_size: None, // _Py_DebugOffsets from 3.13
             dbg_ts_next: None, // _Py_DebugOffsets from 3.13
@@ -112,9 +114,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
         9,
         "CPython 3.9.18 headers: ~/.pyenv/versions/3.9.18/include/python3.9",
         HeaderOffsets {
-            version_hex: 0x030912f0,       // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                    // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,               // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030912f0,             // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                          // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                     // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -125,42 +127,43 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 8, // offsetof(PyInterpreterState, tstate_head)  [internal/pycore_interp.h]
-            ts_size: 264,           // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,             // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,          // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 176,      // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 248,    // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: Some(24),     // offsetof(PyThreadState, frame)  [cpython/pystate.h]
+            runtime_interpreters_head: 32, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_runtime.h]
+            ts_size: 264,                  // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                    // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 248, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: Some(24), // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
-            ts_cframe: None,        // absent before 3.11
+            ts_cframe: None,   // absent before 3.11
             cframe_current_frame: None, // absent before 3.11
             ts_current_frame: None, // absent before 3.13
             ts_datastack_chunk: None, // absent before 3.11
             ts_datastack_top: None, // absent before 3.11
-            chunk_previous: None,   // absent before 3.11
-            chunk_size: None,       // absent before 3.11
-            chunk_data: None,       // absent before 3.11
-            frame_back: Some(24),   // offsetof(PyFrameObject, f_back)  [frameobject.h]
-            frame_code: Some(32),   // offsetof(PyFrameObject, f_code)  [frameobject.h]
+            chunk_previous: None, // absent before 3.11
+            chunk_size: None,  // absent before 3.11
+            chunk_data: None,  // absent before 3.11
+            frame_back: Some(24), // offsetof(PyFrameObject, f_back)  [frameobject.h]
+            frame_code: Some(32), // offsetof(PyFrameObject, f_code)  [frameobject.h]
             frame_globals: Some(48), // offsetof(PyFrameObject, f_globals)  [frameobject.h]
             frame_lasti: Some(104), // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
             frame_localsplus: Some(360), // offsetof(PyFrameObject, f_localsplus)  [frameobject.h]
-            iframe_size: None,      // no _PyInterpreterFrame before 3.11
-            iframe_code: None,      // no _PyInterpreterFrame before 3.11
-            iframe_previous: None,  // no _PyInterpreterFrame before 3.11
-            iframe_globals: None,   // no _PyInterpreterFrame before 3.11
-            iframe_instr: None,     // no _PyInterpreterFrame before 3.11
-            iframe_owner: None,     // no _PyInterpreterFrame before 3.11
+            iframe_size: None, // no _PyInterpreterFrame before 3.11
+            iframe_code: None, // no _PyInterpreterFrame before 3.11
+            iframe_previous: None, // no _PyInterpreterFrame before 3.11
+            iframe_globals: None, // no _PyInterpreterFrame before 3.11
+            iframe_instr: None, // no _PyInterpreterFrame before 3.11
+            iframe_owner: None, // no _PyInterpreterFrame before 3.11
             iframe_localsplus: None, // no _PyInterpreterFrame before 3.11
             owned_by_generator: None, // no frame owners before 3.11
-            owned_by_cstack: None,  // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
+            owned_by_cstack: None, // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
             owned_by_interpreter: None, // FRAME_OWNED_BY_INTERPRETER from 3.14
-            code_size: 176,         // sizeof(PyCodeObject)  [cpython/code.h]
-            co_flags: 36,           // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
-            co_firstlineno: 40,     // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
-            co_name: 112,           // offsetof(PyCodeObject, co_name)  [cpython/code.h]
-            co_filename: 104,       // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
-            co_qualname: None,      // co_qualname from 3.11
+            code_size: 176,    // sizeof(PyCodeObject)  [cpython/code.h]
+            co_flags: 36,      // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
+            co_firstlineno: 40, // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
+            co_name: 112,      // offsetof(PyCodeObject, co_name)  [cpython/code.h]
+            co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
+            co_qualname: None, // co_qualname from 3.11
             co_code_adaptive: None, // co_code_adaptive from 3.11
             co_linetable: 120, // offsetof(PyCodeObject, co_lnotab)  [cpython/code.h (co_lnotab)]
             dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
@@ -176,6 +179,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_size: None,    // _Py_DebugOffsets from 3.13
             dbg_version: None, // _Py_DebugOffsets from 3.13
             dbg_free_threaded: None, // _Py_DebugOffsets from 3.13
+            dbg_runtime_interpreters_head: None, // _Py_DebugOffsets from 3.13
             dbg_interp_threads_head: None, // _Py_DebugOffsets from 3.13
             dbg_ts_size: None, // _Py_DebugOffsets from 3.13
             dbg_ts_next: None, // _Py_DebugOffsets from 3.13
@@ -213,9 +217,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
         10,
         "CPython 3.10.13 headers: ~/.pyenv/versions/3.10.13/include/python3.10",
         HeaderOffsets {
-            version_hex: 0x030a0df0,       // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                    // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,               // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030a0df0,             // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                          // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                     // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -226,80 +230,82 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 8, // offsetof(PyInterpreterState, tstate_head)  [internal/pycore_interp.h]
-            ts_size: 280,           // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,             // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,          // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 176,      // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 248,    // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: Some(24),     // offsetof(PyThreadState, frame)  [cpython/pystate.h]
+            runtime_interpreters_head: 32, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_runtime.h]
+            ts_size: 280,                  // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                    // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 248, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: Some(24), // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
-            ts_cframe: None,        // absent before 3.11
+            ts_cframe: None,   // absent before 3.11
             cframe_current_frame: None, // absent before 3.11
             ts_current_frame: None, // absent before 3.13
             ts_datastack_chunk: None, // absent before 3.11
             ts_datastack_top: None, // absent before 3.11
-            chunk_previous: None,   // absent before 3.11
-            chunk_size: None,       // absent before 3.11
-            chunk_data: None,       // absent before 3.11
-            frame_back: Some(24),   // offsetof(PyFrameObject, f_back)  [frameobject.h]
-            frame_code: Some(32),   // offsetof(PyFrameObject, f_code)  [frameobject.h]
+            chunk_previous: None, // absent before 3.11
+            chunk_size: None,  // absent before 3.11
+            chunk_data: None,  // absent before 3.11
+            frame_back: Some(24), // offsetof(PyFrameObject, f_back)  [frameobject.h]
+            frame_code: Some(32), // offsetof(PyFrameObject, f_code)  [frameobject.h]
             frame_globals: Some(48), // offsetof(PyFrameObject, f_globals)  [frameobject.h]
-            frame_lasti: Some(96),  // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
+            frame_lasti: Some(96), // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
             frame_localsplus: Some(352), // offsetof(PyFrameObject, f_localsplus)  [frameobject.h]
-            iframe_size: None,      // no _PyInterpreterFrame before 3.11
-            iframe_code: None,      // no _PyInterpreterFrame before 3.11
-            iframe_previous: None,  // no _PyInterpreterFrame before 3.11
-            iframe_globals: None,   // no _PyInterpreterFrame before 3.11
-            iframe_instr: None,     // no _PyInterpreterFrame before 3.11
-            iframe_owner: None,     // no _PyInterpreterFrame before 3.11
+            iframe_size: None, // no _PyInterpreterFrame before 3.11
+            iframe_code: None, // no _PyInterpreterFrame before 3.11
+            iframe_previous: None, // no _PyInterpreterFrame before 3.11
+            iframe_globals: None, // no _PyInterpreterFrame before 3.11
+            iframe_instr: None, // no _PyInterpreterFrame before 3.11
+            iframe_owner: None, // no _PyInterpreterFrame before 3.11
             iframe_localsplus: None, // no _PyInterpreterFrame before 3.11
             owned_by_generator: None, // no frame owners before 3.11
-            owned_by_cstack: None,  // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
+            owned_by_cstack: None, // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
             owned_by_interpreter: None, // FRAME_OWNED_BY_INTERPRETER from 3.14
-            code_size: 176,         // sizeof(PyCodeObject)  [cpython/code.h]
-            co_flags: 36,           // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
-            co_firstlineno: 40,     // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
-            co_name: 112,           // offsetof(PyCodeObject, co_name)  [cpython/code.h]
-            co_filename: 104,       // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
-            co_qualname: None,      // co_qualname from 3.11
+            code_size: 176,    // sizeof(PyCodeObject)  [cpython/code.h]
+            co_flags: 36,      // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
+            co_firstlineno: 40, // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
+            co_name: 112,      // offsetof(PyCodeObject, co_name)  [cpython/code.h]
+            co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
+            co_qualname: None, // co_qualname from 3.11
             co_code_adaptive: None, // co_code_adaptive from 3.11
-            co_linetable: 120,      // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
-            dict_ma_keys: 32,       // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
-            dict_ma_values: 40,     // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
-            dk_log2_size: None,     // see dict_keys_pre311()
+            co_linetable: 120, // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
+            dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
+            dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
+            dk_log2_size: None, // see dict_keys_pre311()
             dk_log2_index_bytes: None, // see dict_keys_pre311()
-            dk_kind: None,          // see dict_keys_pre311()
-            dk_nentries: None,      // see dict_keys_pre311()
-            dk_indices: None,       // see dict_keys_pre311()
-            dict_entry_size: None,  // see dict_keys_pre311()
+            dk_kind: None,     // see dict_keys_pre311()
+            dk_nentries: None, // see dict_keys_pre311()
+            dk_indices: None,  // see dict_keys_pre311()
+            dict_entry_size: None, // see dict_keys_pre311()
             dict_unicode_entry_size: None, // see dict_keys_pre311()
             dict_keys_general: None, // see dict_keys_pre311()
-            dbg_size: None,         // _Py_DebugOffsets from 3.13
-            dbg_version: None,      // _Py_DebugOffsets from 3.13
+            dbg_size: None,    // _Py_DebugOffsets from 3.13
+            dbg_version: None, // _Py_DebugOffsets from 3.13
             dbg_free_threaded: None, // _Py_DebugOffsets from 3.13
+            dbg_runtime_interpreters_head: None, // _Py_DebugOffsets from 3.13
             dbg_interp_threads_head: None, // _Py_DebugOffsets from 3.13
-            dbg_ts_size: None,      // _Py_DebugOffsets from 3.13
-            dbg_ts_next: None,      // _Py_DebugOffsets from 3.13
-            dbg_ts_interp: None,    // _Py_DebugOffsets from 3.13
+            dbg_ts_size: None, // _Py_DebugOffsets from 3.13
+            dbg_ts_next: None, // _Py_DebugOffsets from 3.13
+            dbg_ts_interp: None, // _Py_DebugOffsets from 3.13
             dbg_ts_current_frame: None, // _Py_DebugOffsets from 3.13
             dbg_ts_thread_id: None, // _Py_DebugOffsets from 3.13
             dbg_ts_native_thread_id: None, // _Py_DebugOffsets from 3.13
             dbg_ts_datastack_chunk: None, // _Py_DebugOffsets from 3.13
-            dbg_iframe_size: None,  // _Py_DebugOffsets from 3.13
+            dbg_iframe_size: None, // _Py_DebugOffsets from 3.13
             dbg_iframe_previous: None, // _Py_DebugOffsets from 3.13
             dbg_iframe_executable: None, // _Py_DebugOffsets from 3.13
             dbg_iframe_instr_ptr: None, // _Py_DebugOffsets from 3.13
             dbg_iframe_localsplus: None, // _Py_DebugOffsets from 3.13
             dbg_iframe_owner: None, // _Py_DebugOffsets from 3.13
-            dbg_code_size: None,    // _Py_DebugOffsets from 3.13
-            dbg_co_filename: None,  // _Py_DebugOffsets from 3.13
-            dbg_co_name: None,      // _Py_DebugOffsets from 3.13
-            dbg_co_qualname: None,  // _Py_DebugOffsets from 3.13
+            dbg_code_size: None, // _Py_DebugOffsets from 3.13
+            dbg_co_filename: None, // _Py_DebugOffsets from 3.13
+            dbg_co_name: None, // _Py_DebugOffsets from 3.13
+            dbg_co_qualname: None, // _Py_DebugOffsets from 3.13
             dbg_co_linetable: None, // _Py_DebugOffsets from 3.13
             dbg_co_firstlineno: None, // _Py_DebugOffsets from 3.13
-            dbg_co_argcount: None,  // _Py_DebugOffsets from 3.13
+            dbg_co_argcount: None, // _Py_DebugOffsets from 3.13
             dbg_co_code_adaptive: None, // _Py_DebugOffsets from 3.13
-            dbg_ob_type: None,      // _Py_DebugOffsets from 3.13
+            dbg_ob_type: None, // _Py_DebugOffsets from 3.13
             dbg_dict_ma_keys: None, // _Py_DebugOffsets from 3.13
             dbg_dict_ma_values: None, // _Py_DebugOffsets from 3.13
             dbg_bytes_ob_size: None, // _Py_DebugOffsets from 3.13
@@ -307,16 +313,16 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_unicode_state: None, // _Py_DebugOffsets from 3.13
             dbg_unicode_length: None, // _Py_DebugOffsets from 3.13
             dbg_unicode_ascii_size: None, // _Py_DebugOffsets from 3.13
-            co_argcount: None,      // only needed to rebase co_flags on _Py_DebugOffsets (3.13+)
+            co_argcount: None, // only needed to rebase co_flags on _Py_DebugOffsets (3.13+)
         },
     ),
     (
         11,
         "CPython 3.11.7 headers: ~/.pyenv/versions/3.11.7/include/python3.11",
         HeaderOffsets {
-            version_hex: 0x030b07f0,           // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                        // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,                   // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030b07f0,             // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                          // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                     // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -327,12 +333,13 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 16, // offsetof(PyInterpreterState, threads.head)  [internal/pycore_interp.h]
-            ts_size: 360,            // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,              // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,           // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 152,       // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 232,     // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: None,          // replaced by _PyInterpreterFrame from 3.11
+            runtime_interpreters_head: 40, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_runtime.h]
+            ts_size: 360,                  // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                    // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 152, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 232, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: Some(56),            // offsetof(PyThreadState, cframe)  [cpython/pystate.h]
             cframe_current_frame: Some(8), // offsetof(_PyCFrame, current_frame)  [cpython/pystate.h]
@@ -378,6 +385,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_size: None,             // _Py_DebugOffsets from 3.13
             dbg_version: None,          // _Py_DebugOffsets from 3.13
             dbg_free_threaded: None,    // _Py_DebugOffsets from 3.13
+            dbg_runtime_interpreters_head: None, // _Py_DebugOffsets from 3.13
             dbg_interp_threads_head: None, // _Py_DebugOffsets from 3.13
             dbg_ts_size: None,          // _Py_DebugOffsets from 3.13
             dbg_ts_next: None,          // _Py_DebugOffsets from 3.13
@@ -415,9 +423,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
         12,
         "CPython 3.12.1 headers: ~/.pyenv/versions/3.12.1/include/python3.12",
         HeaderOffsets {
-            version_hex: 0x030c01f0,           // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                        // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,                   // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030c01f0,             // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                          // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                     // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -428,12 +436,13 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 72, // offsetof(PyInterpreterState, threads.head)  [internal/pycore_interp.h]
-            ts_size: 288,            // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,              // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,           // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 136,       // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 216,     // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: None,          // replaced by _PyInterpreterFrame from 3.11
+            runtime_interpreters_head: 40, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_runtime.h]
+            ts_size: 288,                  // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                    // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 136, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 216, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(144), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: Some(56),            // offsetof(PyThreadState, cframe)  [cpython/pystate.h]
             cframe_current_frame: Some(0), // offsetof(_PyCFrame, current_frame)  [cpython/pystate.h]
@@ -479,6 +488,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_size: None,             // _Py_DebugOffsets from 3.13
             dbg_version: None,          // _Py_DebugOffsets from 3.13
             dbg_free_threaded: None,    // _Py_DebugOffsets from 3.13
+            dbg_runtime_interpreters_head: None, // _Py_DebugOffsets from 3.13
             dbg_interp_threads_head: None, // _Py_DebugOffsets from 3.13
             dbg_ts_size: None,          // _Py_DebugOffsets from 3.13
             dbg_ts_next: None,          // _Py_DebugOffsets from 3.13
@@ -516,9 +526,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
         13,
         "CPython 3.13.0 headers: ~/.pyenv/versions/3.13.0/include/python3.13",
         HeaderOffsets {
-            version_hex: 0x030d00f0,            // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                         // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,                    // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030d00f0,                 // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                              // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                         // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -529,12 +539,13 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 7344, // offsetof(PyInterpreterState, threads.head)  [internal/pycore_interp.h]
-            ts_size: 304,              // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,                // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,             // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 152,         // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 216,       // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: None,            // replaced by _PyInterpreterFrame from 3.11
+            runtime_interpreters_head: 632, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_runtime.h]
+            ts_size: 304,                   // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                     // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                  // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 152, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 216, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13
             cframe_current_frame: None,     // _PyCFrame removed in 3.13
@@ -580,6 +591,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_size: Some(584),        // sizeof(_Py_DebugOffsets)  [internal/pycore_runtime.h]
             dbg_version: Some(8), // offsetof(_Py_DebugOffsets, version)  [internal/pycore_runtime.h]
             dbg_free_threaded: Some(16), // offsetof(_Py_DebugOffsets, free_threaded)  [internal/pycore_runtime.h]
+            dbg_runtime_interpreters_head: Some(40), // offsetof(_Py_DebugOffsets, runtime_state.interpreters_head)  [internal/pycore_runtime.h]
             dbg_interp_threads_head: Some(72), // offsetof(_Py_DebugOffsets, interpreter_state.threads_head)  [internal/pycore_runtime.h]
             dbg_ts_size: Some(152), // offsetof(_Py_DebugOffsets, thread_state.size)  [internal/pycore_runtime.h]
             dbg_ts_next: Some(168), // offsetof(_Py_DebugOffsets, thread_state.next)  [internal/pycore_runtime.h]
@@ -617,9 +629,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
         14,
         "CPython 3.14.10 headers: ~/.cache/aelm/python3.14/usr/include/python3.14",
         HeaderOffsets {
-            version_hex: 0x030e0af0,            // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                         // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,                    // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030e0af0,                 // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                              // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                         // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -630,12 +642,13 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 7344, // offsetof(PyInterpreterState, threads.head)  [internal/pycore_interp.h]
-            ts_size: 832,              // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,                // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,             // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 152,         // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 216,       // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: None,            // replaced by _PyInterpreterFrame from 3.11
+            runtime_interpreters_head: 808, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_runtime.h]
+            ts_size: 832,                   // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                     // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                  // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 152, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 216, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13
             cframe_current_frame: None,     // _PyCFrame removed in 3.13
@@ -681,6 +694,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_size: Some(760), // sizeof(_Py_DebugOffsets)  [internal/pycore_debug_offsets.h]
             dbg_version: Some(8), // offsetof(_Py_DebugOffsets, version)  [internal/pycore_debug_offsets.h]
             dbg_free_threaded: Some(16), // offsetof(_Py_DebugOffsets, free_threaded)  [internal/pycore_debug_offsets.h]
+            dbg_runtime_interpreters_head: Some(40), // offsetof(_Py_DebugOffsets, runtime_state.interpreters_head)  [internal/pycore_debug_offsets.h]
             dbg_interp_threads_head: Some(72), // offsetof(_Py_DebugOffsets, interpreter_state.threads_head)  [internal/pycore_debug_offsets.h]
             dbg_ts_size: Some(176), // offsetof(_Py_DebugOffsets, thread_state.size)  [internal/pycore_debug_offsets.h]
             dbg_ts_next: Some(192), // offsetof(_Py_DebugOffsets, thread_state.next)  [internal/pycore_debug_offsets.h]
@@ -718,9 +732,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
         15,
         "CPython 3.15.2 headers: ~/.cache/aelm/python3.15/usr/include/python3.15",
         HeaderOffsets {
-            version_hex: 0x030f02f0,            // PY_VERSION_HEX  [patchlevel.h]
-            ob_type: 8,                         // offsetof(PyObject, ob_type)  [object.h]
-            var_ob_size: 16,                    // offsetof(PyVarObject, ob_size)  [object.h]
+            version_hex: 0x030f02f0,                 // PY_VERSION_HEX  [patchlevel.h]
+            ob_type: 8,                              // offsetof(PyObject, ob_type)  [object.h]
+            var_ob_size: 16,                         // offsetof(PyVarObject, ob_size)  [object.h]
             bytes_ob_sval: 32, // offsetof(PyBytesObject, ob_sval)  [cpython/bytesobject.h]
             unicode_length: 16, // offsetof(PyASCIIObject, length)  [cpython/unicodeobject.h]
             unicode_state: 32, // offsetof(PyASCIIObject, state)  [cpython/unicodeobject.h]
@@ -731,12 +745,13 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             unicode_compact_mask: 32, // PyASCIIObject.state.compact bits (set to all ones in a zeroed object)  [unicodeobject.h]
             unicode_ascii_mask: 64, // PyASCIIObject.state.ascii bits (set to all ones in a zeroed object)  [unicodeobject.h]
             interp_threads_head: 7336, // offsetof(PyInterpreterState, threads.head)  [internal/pycore_interp.h]
-            ts_size: 888,              // sizeof(PyThreadState)  [cpython/pystate.h]
-            ts_next: 8,                // offsetof(PyThreadState, next)  [cpython/pystate.h]
-            ts_interp: 16,             // offsetof(PyThreadState, interp)  [cpython/pystate.h]
-            ts_thread_id: 176,         // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
-            ts_context_ver: 240,       // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
-            ts_frame: None,            // replaced by _PyInterpreterFrame from 3.11
+            runtime_interpreters_head: 936, // offsetof(_PyRuntimeState, interpreters.head)  [internal/pycore_runtime.h]
+            ts_size: 888,                   // sizeof(PyThreadState)  [cpython/pystate.h]
+            ts_next: 8,                     // offsetof(PyThreadState, next)  [cpython/pystate.h]
+            ts_interp: 16,                  // offsetof(PyThreadState, interp)  [cpython/pystate.h]
+            ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
+            ts_context_ver: 240, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(184), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13
             cframe_current_frame: None,     // _PyCFrame removed in 3.13
@@ -782,6 +797,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_size: Some(888), // sizeof(_Py_DebugOffsets)  [internal/pycore_debug_offsets.h]
             dbg_version: Some(8), // offsetof(_Py_DebugOffsets, version)  [internal/pycore_debug_offsets.h]
             dbg_free_threaded: Some(16), // offsetof(_Py_DebugOffsets, free_threaded)  [internal/pycore_debug_offsets.h]
+            dbg_runtime_interpreters_head: Some(40), // offsetof(_Py_DebugOffsets, runtime_state.interpreters_head)  [internal/pycore_debug_offsets.h]
             dbg_interp_threads_head: Some(72), // offsetof(_Py_DebugOffsets, interpreter_state.threads_head)  [internal/pycore_debug_offsets.h]
             dbg_ts_size: Some(176), // offsetof(_Py_DebugOffsets, thread_state.size)  [internal/pycore_debug_offsets.h]
             dbg_ts_next: Some(192), // offsetof(_Py_DebugOffsets, thread_state.next)  [internal/pycore_debug_offsets.h]
