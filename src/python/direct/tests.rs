@@ -584,6 +584,34 @@ fn identical_frames_take_what_they_decoded_to_and_still_see_a_new_code() {
 }
 
 #[test]
+fn a_code_reloaded_during_a_walk_is_seen_by_the_frames_after_it() {
+    let mut s = scene();
+    // The outermost frame runs the same code as the innermost one.
+    s.frames[3].code = s.frames[0].code;
+    s.fake.thread(&s.frames, s.frames[0].addr);
+    let new_name = s.fake.string("other");
+    let mut r = s.fake.reader();
+    // No periodic full decode in this test: the memo is in use throughout.
+    r.policy.revalidate_every = 1 << 40;
+    for _ in 0..3 {
+        assert_eq!(r.stack(&THREAD).unwrap()[3].code.name, "work");
+    }
+    // The code object is rebuilt at its address, longer and renamed, and
+    // the innermost frame runs past the cached bytecode's end: the reader
+    // reloads the code there, and the outer frame, identical to the
+    // previous sample's, must not keep the old one.
+    let code = s.frames[0].code;
+    let l = Arc::clone(&r.layout);
+    r.mem.poke_u64(code + l.co_name, new_name);
+    r.mem.poke_u64(code + l.var_ob_size, 32);
+    let start = code + l.co_code_adaptive.unwrap();
+    r.mem.poke_u64(s.frames[0].addr + l.f_instr, start + 2 * 20);
+    let st = r.stack(&THREAD).unwrap();
+    assert_eq!(st[0].code.name, "other");
+    assert_eq!(st[3].code.name, "other");
+}
+
+#[test]
 fn huge_string_length_does_not_allocate() {
     let mut fake = Fake::new();
     let b = fake.str_bytes(b"abc", 1 << 40);

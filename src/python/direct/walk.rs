@@ -488,8 +488,12 @@ impl<M: Memory> DirectReader<M> {
             }
             addr = raw.previous;
 
+            // A code object evicted earlier in this walk (a frame ran past
+            // its cached bytecode) may be named by what was kept.
             let memo = match matched {
-                Some(j) if memo_ok => tc.decoded.get_mut(j).map(std::mem::take),
+                Some(j) if memo_ok && self.codes_epoch == epoch => {
+                    tc.decoded.get_mut(j).map(std::mem::take)
+                }
                 _ => None,
             };
             let memo = match memo {
