@@ -690,6 +690,12 @@ def many_section(pys, args):
     return res
 
 
+def cpu_verdict(us):
+    """The CPU-a-sample goal of issue 9 for a worst figure `us`."""
+    return "goal <= 3: %s, must <= 5: %s" % ("met" if us <= 3 else "NOT met",
+                                             "met" if us <= 5 else "NOT met")
+
+
 def goals(vers, cpu, sc, slow, floor, many=None, b2b=None):
     section("Against issue 9's goals")
     d1 = [cpu.get((v, "direct", 1000)) for v in vers]
@@ -697,9 +703,7 @@ def goals(vers, cpu, sc, slow, floor, many=None, b2b=None):
     st = [r["us_steady"] for r in d1 + d10 if r and r["us_steady"]]
     if st:
         say("direct reader CPU/sample (steady, all versions, 1 and 10 kHz): %.2f .. %.2f us"
-            "  -> goal <= 3: %s, must <= 5: %s" % (min(st), max(st),
-                                                    "met" if max(st) <= 3 else "NOT met",
-                                                    "met" if max(st) <= 5 else "NOT met"))
+            "  -> %s" % (min(st), max(st), cpu_verdict(max(st))))
     if floor:
         say("floor on this machine (bench/floor.c): sleep-only tick %s / %s us at 1 / 10 kHz; "
             "tick with aelm's 3-iovec read %s / %s us" % tuple(
@@ -712,15 +716,12 @@ def goals(vers, cpu, sc, slow, floor, many=None, b2b=None):
                 "  -> must <= 5: %s" % (rate, min(above), max(above),
                                          "met" if max(above) <= 5 else "NOT met"))
     if b2b:
-        say("aelm's own work a sample, back to back (no wake-up): %.2f .. %.2f us"
-            "  -> goal <= 3: %s, must <= 5: %s" % (min(b2b.values()), max(b2b.values()),
-                                                    "met" if max(b2b.values()) <= 3 else "NOT met",
-                                                    "met" if max(b2b.values()) <= 5 else "NOT met"))
+        say("aelm's own work a sample, back to back (no wake-up): %.2f .. %.2f us  -> %s"
+            % (min(b2b.values()), max(b2b.values()), cpu_verdict(max(b2b.values()))))
     for (n, rate), us in sorted((many or {}).items()):
         if us is not None and n > 1:
-            say("%d targets on one sampler thread at %d Hz: %.2f us/sample"
-                "  -> goal <= 3: %s, must <= 5: %s" % (n, rate, us, "met" if us <= 3 else "NOT met",
-                                                        "met" if us <= 5 else "NOT met"))
+            say("%d targets on one sampler thread at %d Hz: %.2f us/sample  -> %s"
+                % (n, rate, us, cpu_verdict(us)))
     sys_ = [(v, r["total"]) for (v, k), r in sc.items() if k == "direct" and r]
     if sys_:
         say("direct reader syscalls/sample at 1 kHz: %s  -> goal <= 2: %s" % (

@@ -68,14 +68,15 @@ fn namespace_tids(pid: i32) -> HashMap<u64, u64> {
 
 impl DirectSource {
     /// `spy`: py-spy attached to the same process, if the caller has one
-    /// (finding the interpreter is the costly part of attaching).
+    /// (finding the interpreter is the costly part of attaching); without
+    /// one, each name lookup tries to attach it.
     pub fn new(reader: DirectReader, pid: i32, spy: Option<PythonSpy>) -> DirectSource {
         DirectSource {
             reader,
             pid,
             threads: AddrMap::default(),
             names: HashMap::new(),
-            spy: spy.or_else(|| PythonSpy::new(pid, &pyspy_config()).ok()),
+            spy,
             named_at: None,
         }
     }

@@ -557,13 +557,10 @@ impl<M: Memory> DirectReader<M> {
         tc.spare_chain = std::mem::replace(&mut tc.chain, chain);
         tc.spare_heap = std::mem::replace(&mut tc.heap, heap);
         tc.spare_decoded = std::mem::replace(&mut tc.decoded, decoded);
-        // A code object evicted during this walk may be named by frames
-        // decoded before: none of them is reused.
-        tc.decoded_epoch = if self.codes_epoch == epoch {
-            epoch
-        } else {
-            u64::MAX
-        };
+        // The epoch this walk started at: a code object evicted during it
+        // (frames decoded before may name it) has already moved
+        // `codes_epoch` on, so none of them is reused.
+        tc.decoded_epoch = epoch;
         Ok(out)
     }
 
