@@ -187,6 +187,8 @@ pub fn rd_u8(b: &[u8], off: usize) -> Option<u8> {
 pub struct FakeMem {
     regions: Vec<(u64, Vec<u8>)>,
     ops: Cell<u64>,
+    /// Ranges asked for (remote iovecs, for a batched read).
+    ranges: Cell<u64>,
 }
 
 impl FakeMem {
@@ -234,6 +236,11 @@ impl FakeMem {
         all
     }
 
+    /// Ranges read so far (a batched read counts each of its ranges).
+    pub fn ranges_read(&self) -> u64 {
+        self.ranges.get()
+    }
+
     /// Start address and length of every mapped region.
     pub fn regions(&self) -> Vec<(u64, usize)> {
         self.regions.iter().map(|(a, r)| (*a, r.len())).collect()
@@ -257,6 +264,7 @@ impl FakeMem {
 impl Memory for FakeMem {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         self.ops.set(self.ops.get() + 1);
+        self.ranges.set(self.ranges.get() + 1);
         if self.get(addr, buf) {
             Ok(())
         } else {
@@ -266,6 +274,7 @@ impl Memory for FakeMem {
 
     fn read_batch(&self, reqs: &mut [(u64, &mut [u8])]) -> usize {
         self.ops.set(self.ops.get() + 1);
+        self.ranges.set(self.ranges.get() + reqs.len() as u64);
         for (i, (addr, buf)) in reqs.iter_mut().enumerate() {
             if !self.get(*addr, buf) {
                 return i;

@@ -89,8 +89,9 @@ struct ThreadCache {
     spare_heap: Vec<u64>,
     spare_decoded: Vec<Decoded>,
     /// The last few distinct innermost frames that lay outside the region
-    /// (most recent first), read speculatively.
-    recent_tops: [u64; RECENT_TOPS],
+    /// (most recent first), with the sample count when each was last the
+    /// innermost frame; read speculatively while recent.
+    recent_tops: [(u64, u64); RECENT_TOPS],
 }
 
 /// What one raw frame decoded to, kept for the next sample.

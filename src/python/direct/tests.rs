@@ -308,6 +308,48 @@ fn fake_innermost_frame_coming_and_going_is_read_speculatively() {
     assert_eq!(reads[2..], [1; 6], "reads per sample: {reads:?}");
 }
 
+#[test]
+fn an_innermost_frame_gone_for_a_while_is_no_longer_read() {
+    // The same leaf as above; once it has not been the innermost frame for
+    // a while, its range leaves the speculative read (each range costs the
+    // read system call more than its bytes do). If it comes back, that
+    // sample reads it separately, and it is speculated on again.
+    let mut s = scene();
+    let leaf_addr = HEAP + 0x2000;
+    s.frames[0].addr = leaf_addr;
+    s.fake.thread(&s.frames, leaf_addr);
+    let cur = s.fake.l.ts_cframe.unwrap().1;
+    let mut r = s.fake.reader();
+    let set_current =
+        |r: &mut DirectReader<FakeMem>, a: u64| r.mem.poke(CFRAME + cur, &a.to_le_bytes());
+    let mut sample = |r: &mut DirectReader<FakeMem>, a: u64| {
+        set_current(r, a);
+        let (ops, ranges) = (r.read_ops(), r.mem.ranges_read());
+        r.stack(&THREAD).unwrap();
+        (r.read_ops() - ops, r.mem.ranges_read() - ranges)
+    };
+    for i in 0..4 {
+        sample(&mut r, if i % 2 == 0 { leaf_addr } else { HEAP });
+    }
+    let (_, with_leaf) = sample(&mut r, HEAP);
+    for _ in 0..20 {
+        sample(&mut r, HEAP);
+    }
+    let (ops, without) = sample(&mut r, HEAP);
+    assert_eq!(ops, 1);
+    assert_eq!(without, with_leaf - 1, "ranges a sample");
+    assert_eq!(
+        sample(&mut r, leaf_addr).0,
+        2,
+        "a leaf back after long is read apart"
+    );
+    assert_eq!(
+        sample(&mut r, HEAP),
+        (1, with_leaf),
+        "and speculated on again"
+    );
+}
+
 /// The scene's reader, and the coroutine frame's bytes with its `previous`
 /// set to `previous`, and as they were.
 fn coroutine_relinked(previous: u64) -> (DirectReader<FakeMem>, Vec<u8>, Vec<u8>) {
