@@ -250,8 +250,10 @@ pub struct Layout {
 
 impl Layout {
     /// Whether frames of this owner are not Python code (see `skip_owners`).
-    pub fn skips_owner(&self, owner: u8) -> bool {
-        1u64.checked_shl(u32::from(owner))
+    pub fn skips_owner(&self, owner: u64) -> bool {
+        u32::try_from(owner)
+            .ok()
+            .and_then(|o| 1u64.checked_shl(o))
             .is_some_and(|b| self.skip_owners & b != 0)
     }
 

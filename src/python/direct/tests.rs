@@ -322,7 +322,7 @@ fn an_innermost_frame_gone_for_a_while_is_no_longer_read() {
     let mut r = s.fake.reader();
     let set_current =
         |r: &mut DirectReader<FakeMem>, a: u64| r.mem.poke(CFRAME + cur, &a.to_le_bytes());
-    let mut sample = |r: &mut DirectReader<FakeMem>, a: u64| {
+    let sample = |r: &mut DirectReader<FakeMem>, a: u64| {
         set_current(r, a);
         let (ops, ranges) = (r.read_ops(), r.mem.ranges_read());
         r.stack(&THREAD).unwrap();

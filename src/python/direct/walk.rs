@@ -101,7 +101,9 @@ pub(super) struct RawFrame {
     pub instr: u64,
     pub globals: u64,
     pub local0: u64,
-    pub owner: u8,
+    /// The owner byte (3.11+), widened: a struct of whole words is copied
+    /// and compared in whole words.
+    pub owner: u64,
 }
 
 /// One batched read: requests laid out back to back in one buffer.
@@ -379,7 +381,6 @@ impl<M: Memory> DirectReader<M> {
 
         // 4. Walk.
         out.clear();
-        out.reserve(tc.chain.len().max(8));
         // This sample's chain and outside frames go into last time's spare
         // vectors (no allocation a sample); the previous ones become spares.
         let mut chain = std::mem::take(&mut tc.spare_chain);
@@ -521,11 +522,14 @@ impl<M: Memory> DirectReader<M> {
                     known
                 }
             };
-            if let Decoded::Frame(f) = &memo {
-                out.push(f.clone());
-            }
             decoded.push(memo);
         }
+        // The sample's frames, in one pass after the walk (pushed one by
+        // one inside it, each went through a stack temporary).
+        out.extend(decoded.iter().filter_map(|d| match d {
+            Decoded::Frame(f) => Some(f.clone()),
+            _ => None,
+        }));
 
         // 5. Periodic fingerprint checks, batched.
         if !to_validate.is_empty() {
@@ -854,7 +858,10 @@ fn parse(l: &super::Layout, addr: u64, b: &[u8]) -> RawFrame {
         },
         globals: g(l.f_globals),
         local0: g(l.f_localsplus),
-        owner: l.f_owner.and_then(|o| rd_u8(b, o as usize)).unwrap_or(0),
+        owner: l
+            .f_owner
+            .and_then(|o| rd_u8(b, o as usize))
+            .map_or(0, u64::from),
     }
 }
 
