@@ -16,7 +16,8 @@ It measures (see docs/performance.md for how to read the output):
    process_vm_readv shaped like aelm's (1 iovec of 512 B; 3 iovecs in 3
    pages, 4.1 KB, aelm's steady-state read of the target on 3.13+), and the
    same reads back to back without sleeping. What any
-   sampler that sleeps between samples pays on this machine.
+   sampler that sleeps between samples pays on this machine. Then
+   bench/read_cost.c: one read back to back by its shape (ranges, pages).
 1. CPU per sample. A target (bench/targets/deep_busy.py) keeps an asyncio
    loop busy ~32 frames deep. Each sampler attaches for a fixed duration at
    1 kHz and 10 kHz. Two figures per run:
@@ -366,9 +367,34 @@ def floor_section(pys, args):
                 row.append("")
             rows.append(row)
         table(["tick", "1 kHz: CPU/tick (back to back: CPU/read)", "10 kHz: CPU/tick"], rows)
+        read_cost(cc, tgt)
     finally:
         tgt.kill()
     return res
+
+
+def read_cost(cc, tgt):
+    """bench/read_cost.c: one process_vm_readv back to back, by ranges and pages."""
+    exe_path = os.path.join(OUT, "read_cost")
+    subprocess.check_call([cc, "-O2", "-o", exe_path, os.path.join(HERE, "read_cost.c")])
+    say("")
+    say("what one process_vm_readv costs by its shape (bench/read_cost.c, back to back, "
+        "CPU a call): aelm's reader merges its ranges by this")
+    out = subprocess.run([exe_path, str(tgt.pid)], capture_output=True, text=True).stdout
+    shapes = []
+    for m in re.finditer(r"ranges (\d+) pages (\d+) bytes (\d+) us ([\d.]+)", out):
+        r, p, b, us = int(m.group(1)), int(m.group(2)), int(m.group(3)), float(m.group(4))
+        shapes.append((r, p, b, us))
+        LOG.append({"section": "read_cost", "ranges": r, "pages": p, "bytes": b, "us": us})
+    if not shapes:
+        say("note: read_cost printed nothing")
+        return
+    table(["ranges", "pages", "bytes", "us a call"],
+          [[r, p, b, "%.2f" % us] for r, p, b, us in shapes])
+    one = {(r, p): us for r, p, _, us in shapes}
+    if (1, 1) in one and (8, 1) in one and (1, 8) in one:
+        say("=> about %.2f us a call, %.2f us more a range, %.2f us more a page"
+            % (one[(1, 1)], (one[(8, 1)] - one[(1, 1)]) / 7, (one[(1, 8)] - one[(1, 1)]) / 7))
 
 
 def back_to_back_section(vers, pys, args):
