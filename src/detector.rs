@@ -131,6 +131,7 @@ const ROLE_SELECTOR_WAIT: u16 = 2;
 const ROLE_DISPATCH: u16 = 4;
 const ROLE_NAMED_RUNNER: u16 = 8;
 const ROLE_LOOP_INTERNAL: u16 = 16;
+const ROLE_HANDLE_RUN: u16 = 32;
 
 /// What a code object is to the detector, computed once per code object
 /// (string matching on every frame of every sample costs more than
@@ -153,6 +154,9 @@ fn roles(code: &CodeInfo) -> u16 {
         if loop_internal(code) {
             r |= ROLE_LOOP_INTERNAL;
         }
+        if handle_run(code) {
+            r |= ROLE_HANDLE_RUN;
+        }
         r
     })
 }
@@ -171,6 +175,9 @@ fn is_named_runner(code: &CodeInfo) -> bool {
 }
 fn is_loop_internal(code: &CodeInfo) -> bool {
     roles(code) & ROLE_LOOP_INTERNAL != 0
+}
+fn is_handle_run(code: &CodeInfo) -> bool {
+    roles(code) & ROLE_HANDLE_RUN != 0
 }
 
 /// Stdlib loop frames: `run_forever`, `run_until_complete`, `_run_once` of
@@ -213,6 +220,12 @@ fn named_runner(code: &CodeInfo) -> bool {
         || (code.file.ends_with("/aiohttp/web.py") && n == "run_app")
 }
 
+/// `Handle._run` (asyncio/events.py): what every loop written in Python
+/// calls to run a callback.
+fn handle_run(code: &CodeInfo) -> bool {
+    asyncio_module(&code.file) == Some("events.py") && last_name(code) == "_run"
+}
+
 /// asyncio's loop-internal code (all of `asyncio/` but `runners.py`): a
 /// coroutine it calls is not evidence of a loop in C.
 fn loop_internal(code: &CodeInfo) -> bool {
@@ -224,6 +237,36 @@ fn loop_internal(code: &CodeInfo) -> bool {
 pub struct Learned {
     /// Codes seen acting as the runner of a loop in C.
     runners: Vec<u64>,
+    /// Codes seen acting as a loop written in Python outside asyncio.
+    loops: Vec<u64>,
+}
+
+/// Most codes [`Learned`] keeps of each kind.
+const MAX_LEARNED: usize = 64;
+
+/// A loop written in Python outside `asyncio/base_events.py` (asyncio's
+/// loop methods patched by `nest_asyncio`, a GUI loop's timer handler that
+/// runs asyncio's handles): the frame that calls `Handle._run`, or a frame
+/// named `_run_once` (asyncio's loop protocol) that waits in the selector.
+/// Such a frame is the innermost loop frame of this stack; its code is
+/// learned, so later samples where it is between callbacks (neither
+/// evidence on the stack) read the same.
+fn foreign_loop_frame(frames: &[Frame], learned: &mut Learned) -> Option<usize> {
+    if let Some(l) = frames
+        .iter()
+        .position(|f| learned.loops.contains(&f.code.id))
+    {
+        return Some(l);
+    }
+    let l = (1..frames.len()).find(|&k| {
+        let (inner, f) = (&frames[k - 1].code, &frames[k].code);
+        !is_loop_internal(f)
+            && (is_handle_run(inner) || (is_selector_wait(inner) && last_name(f) == "_run_once"))
+    })?;
+    if learned.loops.len() < MAX_LEARNED {
+        learned.loops.push(frames[l].code.id);
+    }
+    Some(l)
 }
 
 /// Reads one stack (innermost first). `learned` remembers runners of loops
@@ -233,8 +276,11 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
     if frames.is_empty() {
         return View::NotLoop;
     }
-    // Stdlib loop: the innermost loop frame.
-    if let Some(l) = frames.iter().position(|f| is_stdlib_loop_frame(&f.code)) {
+    // Stdlib loop, or a loop written in Python elsewhere: the innermost
+    // loop frame.
+    let stdlib = frames.iter().position(|f| is_stdlib_loop_frame(&f.code));
+    let inward = &frames[..stdlib.unwrap_or(frames.len())];
+    if let Some(l) = foreign_loop_frame(inward, learned).or(stdlib) {
         // Idle: the selector's wait, called from the loop's `_run_once`
         // (a `select` a callback makes itself, e.g. in `subprocess`, is busy).
         if l == 1 && is_selector_wait(&frames[0].code) {
@@ -255,7 +301,7 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
                 && caller.is_coroutine() == Some(false)
                 && !is_loop_internal(caller))
             .then(|| {
-                if learned.runners.len() < 64 {
+                if learned.runners.len() < MAX_LEARNED {
                     learned.runners.push(caller.id);
                 }
                 k + 1

@@ -388,6 +388,103 @@ fn loop_in_c_found_through_code_flags() {
     assert_eq!(blocks[1].culprit.code.qualname, "on_timer");
 }
 
+/// asyncio's loop methods replaced by Python code outside asyncio
+/// (`nest_asyncio.apply()` patches `run_forever`, `run_until_complete`,
+/// `_run_once` and `asyncio.run`): no frame of base_events.py and no
+/// runner of runners.py is on the stack.
+fn patched_loop() -> (Vec<Frame>, Arc<CodeInfo>, Frame) {
+    let site = "/srv/venv/lib/python3.12/site-packages/nest_asyncio.py";
+    let outer = vec![
+        fr(
+            &code(40, "_patch_loop.<locals>._run_once", site, false),
+            120,
+        ),
+        fr(
+            &code(41, "_patch_loop.<locals>.run_forever", site, false),
+            80,
+        ),
+        fr(
+            &code(42, "_patch_loop.<locals>.run_until_complete", site, false),
+            90,
+        ),
+        fr(&code(43, "_patch_asyncio.<locals>.run", site, false), 30),
+        fr(&code(8, "<module>", APP, false), 50),
+    ];
+    let f = |id, q: &str, m: &str| code(id, q, &format!("{LIB}/{m}"), false);
+    let select = fr(&f(1, "DefaultSelector.select", "selectors.py"), 468);
+    (outer, f(2, "Handle._run", "asyncio/events.py"), select)
+}
+
+#[test]
+fn a_loop_written_in_python_outside_asyncio_is_a_loop() {
+    let (outer, handle_run, select) = patched_loop();
+    let idle: Vec<Frame> = std::iter::once(select)
+        .chain(outer.iter().cloned())
+        .collect();
+    assert!(Detector::is_loop_stack(&idle));
+    assert_eq!(classify(&idle, &mut Learned::default(), false), View::Idle);
+    let h = code(10, "handler", APP, true);
+    let work = code(11, "work_sync", APP, false);
+    let inner = code(12, "inner", APP, true);
+    let busy = |frames: &[Frame]| -> Vec<Frame> {
+        let mut v = frames.to_vec();
+        v.push(fr(&handle_run, 84));
+        v.extend(outer.iter().cloned());
+        v
+    };
+    let busy_h = busy(&[fr(&work, 4), fr(&h, 7)]);
+    // A loop run again from inside a callback (what nest_asyncio is for):
+    // the callback of the innermost loop is the one that blocks.
+    let nested = {
+        let mut v = busy(&[fr(&inner, 10)]);
+        let tail = busy(&[fr(&h, 9)]);
+        v.truncate(v.len() - 2); // the inner loop was entered from `h`
+        v.extend(tail);
+        v
+    };
+    // Between callbacks in the patched `_run_once`: neither a select nor
+    // `Handle._run` on the stack; its code was learned as a loop frame.
+    let between: Vec<Frame> = outer.clone();
+    let stacks = vec![
+        idle.clone(),
+        busy_h.clone(),
+        busy_h.clone(),
+        busy_h,
+        between,
+        nested.clone(),
+        nested.clone(),
+        nested,
+        idle,
+    ];
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    let got: Vec<(&str, &str)> = blocks
+        .iter()
+        .map(|b| {
+            (
+                b.callback.code.qualname.as_str(),
+                b.culprit.code.qualname.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("handler", "work_sync"), ("inner", "inner")]);
+}
+
+#[test]
+fn a_function_named_like_a_loop_is_not_one_without_evidence() {
+    // `_run_once` in an application's own scheduler thread that neither
+    // waits in the selector nor runs asyncio handles.
+    let job = code(50, "job", APP, false);
+    let run_once = code(51, "Scheduler._run_once", APP, false);
+    let stack = vec![
+        fr(&job, 3),
+        fr(&run_once, 20),
+        fr(&code(8, "<module>", APP, false), 50),
+    ];
+    assert!(!Detector::is_loop_stack(&stack));
+    let (blocks, _) = detect(cfg(), &seq(vec![stack; 6]));
+    assert!(blocks.is_empty());
+}
+
 #[test]
 fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
     let l = stdlib_loop();

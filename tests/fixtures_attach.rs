@@ -155,6 +155,13 @@ fn uvloop_run() {
 }
 
 #[test]
+fn loop_patched_by_nest_asyncio() {
+    // No frame of base_events.py or runners.py: the loop is found by what
+    // its Python code calls (Handle._run, the selector's wait).
+    check("patched_loop.py", &[]);
+}
+
+#[test]
 fn aiohttp_server_stdlib_loop() {
     // Back-to-back requests on one keep-alive connection: see `compare_with`.
     check_matrix("aiohttp_server.py", &["--loop", "asyncio"], true);
