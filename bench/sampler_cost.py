@@ -415,29 +415,41 @@ def back_to_back_section(vers, pys, args):
     if not exe:
         say("note: could not build benches/back_to_back.rs, section skipped")
         return {}
+    say("gap 0: back to back (hot caches); gap N us: N us asleep between samples and each "
+        "sample's work timed alone, less the clock's own cost (caches as a sampler at "
+        "1e6/N Hz finds them, still without the wake-up)")
     res = {}
     rows = []
     for v in vers:
         tgt = Target(pys[v]["exe"], "deep_busy.py")
         try:
-            runs = []
-            for _ in range(args.b2b_runs):
-                out = subprocess.run([exe, str(tgt.pid), str(args.b2b_samples)],
-                                     capture_output=True, text=True)
-                try:
-                    runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                except (ValueError, IndexError):
-                    say("  %s: %s" % (v, out.stderr.strip()[-200:]))
-            if runs:
-                us = sorted(r["cpu_us_per_sample"] for r in runs)
-                res[v] = us[len(us) // 2]
-                rows.append([pys[v]["full"], "%.2f" % res[v], "%.2f .. %.2f" % (us[0], us[-1]),
-                             "%.3f" % (runs[-1]["reads_per_sample"] or 0),
-                             sum(r["failed"] for r in runs)])
-                LOG.append({"section": "back_to_back", "version": v, "runs": runs})
+            for gap in args.b2b_gaps:
+                # Gapped runs last about 5 s each.
+                n = args.b2b_samples if gap == 0 else min(args.b2b_samples, 5000000 // gap)
+                runs = []
+                for _ in range(args.b2b_runs):
+                    out = subprocess.run([exe, str(tgt.pid), str(n), "--gap-us", str(gap)],
+                                         capture_output=True, text=True)
+                    try:
+                        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    except (ValueError, IndexError):
+                        say("  %s: %s" % (v, out.stderr.strip()[-200:]))
+                if runs:
+                    us = sorted(r["cpu_us_per_sample"] for r in runs)
+                    if gap == 0:
+                        res[v] = us[len(us) // 2]
+                    else:
+                        res.setdefault("gap", {})[(v, gap)] = us[len(us) // 2]
+                    rows.append([pys[v]["full"], gap, n, "%.2f" % us[len(us) // 2],
+                                 "%.2f .. %.2f" % (us[0], us[-1]),
+                                 "%.3f" % (runs[-1]["reads_per_sample"] or 0),
+                                 sum(r["failed"] for r in runs)])
+                    LOG.append({"section": "back_to_back", "version": v, "gap_us": gap,
+                                "runs": runs})
         finally:
             tgt.kill()
-    table(["python", "us/sample (median)", "min .. max", "reads/sample", "failed"], rows)
+    table(["python", "gap us", "samples", "us/sample (median)", "min .. max", "reads/sample",
+           "failed"], rows)
     return res
 
 
@@ -741,9 +753,15 @@ def goals(vers, cpu, sc, slow, floor, many=None, b2b=None):
             say("direct reader CPU/sample above the sleep-only tick at %d Hz: %.2f .. %.2f us"
                 "  -> must <= 5: %s" % (rate, min(above), max(above),
                                          "met" if max(above) <= 5 else "NOT met"))
-    if b2b:
+    hot = {v: us for v, us in (b2b or {}).items() if v != "gap"}
+    if hot:
         say("aelm's own work a sample, back to back (no wake-up): %.2f .. %.2f us  -> %s"
-            % (min(b2b.values()), max(b2b.values()), cpu_verdict(max(b2b.values()))))
+            % (min(hot.values()), max(hot.values()), cpu_verdict(max(hot.values()))))
+    gaps = (b2b or {}).get("gap", {})
+    for gap in sorted({g for _, g in gaps}):
+        us = [u for (_, g), u in gaps.items() if g == gap]
+        say("aelm's own work a sample, %d us between samples (no wake-up): %.2f .. %.2f us  -> %s"
+            % (gap, min(us), max(us), cpu_verdict(max(us))))
     for (n, rate), us in sorted((many or {}).items()):
         if us is not None and n > 1:
             say("%d targets on one sampler thread at %d Hz: %.2f us/sample  -> %s"
@@ -790,6 +808,8 @@ def main():
                     help="comma list of: floor,cpu,strace,callgrind,many,slowdown,b2b")
     ap.add_argument("--b2b-samples", type=int, default=100000, help="samples per back-to-back run")
     ap.add_argument("--b2b-runs", type=int, default=3, help="back-to-back runs per version")
+    ap.add_argument("--b2b-gaps", default="0,1000",
+                    help="comma list of sleeps (us) between back-to-back samples; 0 = none")
     ap.add_argument("--many-counts", default="1,4,16", help="target counts for the many-targets part")
     ap.add_argument("--many-duration", type=float, default=8.0, help="seconds per many-targets run")
     ap.add_argument("--aelm", default=os.path.join(REPO, "target", "release", "aelm"))
@@ -801,6 +821,7 @@ def main():
     args.slowdown_versions = [s for s in args.slowdown_versions.split(",") if s]
     args.callgrind_versions = [s for s in args.callgrind_versions.split(",") if s]
     args.many_counts = [int(s) for s in args.many_counts.split(",") if s]
+    args.b2b_gaps = [int(s) for s in args.b2b_gaps.split(",") if s]
     started = time.monotonic()
 
     pys = pythons()
