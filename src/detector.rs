@@ -176,9 +176,6 @@ fn is_named_runner(code: &CodeInfo) -> bool {
 fn is_loop_internal(code: &CodeInfo) -> bool {
     roles(code) & ROLE_LOOP_INTERNAL != 0
 }
-fn is_handle_run(code: &CodeInfo) -> bool {
-    roles(code) & ROLE_HANDLE_RUN != 0
-}
 
 /// Stdlib loop frames: `run_forever`, `run_until_complete`, `_run_once` of
 /// `asyncio/base_events.py` (matched on `co_name`).
@@ -248,25 +245,32 @@ const MAX_LEARNED: usize = 64;
 /// loop methods patched by `nest_asyncio`, a GUI loop's timer handler that
 /// runs asyncio's handles): the frame that calls `Handle._run`, or a frame
 /// named `_run_once` (asyncio's loop protocol) that waits in the selector.
-/// Such a frame is the innermost loop frame of this stack; its code is
-/// learned, so later samples where it is between callbacks (neither
-/// evidence on the stack) read the same.
+/// Looked for only when no stdlib loop frame is on the stack. Such a frame
+/// is the innermost loop frame of this stack; its code is learned, so later
+/// samples where it is between callbacks (neither evidence on the stack)
+/// read the same.
 fn foreign_loop_frame(frames: &[Frame], learned: &mut Learned) -> Option<usize> {
-    if let Some(l) = frames
+    let known = frames
         .iter()
-        .position(|f| learned.loops.contains(&f.code.id))
+        .position(|f| learned.loops.contains(&f.code.id));
+    // Evidence inward of a known loop frame: a loop nested in one of its
+    // callbacks.
+    let found = (1..known.unwrap_or(frames.len())).find(|&k| {
+        // One role lookup a frame: most frames are neither.
+        let inner = roles(&frames[k - 1].code);
+        if inner & (ROLE_HANDLE_RUN | ROLE_SELECTOR_WAIT) == 0 {
+            return false;
+        }
+        let f = &frames[k].code;
+        !is_loop_internal(f) && (inner & ROLE_HANDLE_RUN != 0 || last_name(f) == "_run_once")
+    });
+    if let Some(l) = found
+        && learned.loops.len() < MAX_LEARNED
+        && !learned.loops.contains(&frames[l].code.id)
     {
-        return Some(l);
-    }
-    let l = (1..frames.len()).find(|&k| {
-        let (inner, f) = (&frames[k - 1].code, &frames[k].code);
-        !is_loop_internal(f)
-            && (is_handle_run(inner) || (is_selector_wait(inner) && last_name(f) == "_run_once"))
-    })?;
-    if learned.loops.len() < MAX_LEARNED {
         learned.loops.push(frames[l].code.id);
     }
-    Some(l)
+    found.or(known)
 }
 
 /// Reads one stack (innermost first). `learned` remembers runners of loops
@@ -279,8 +283,7 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
     // Stdlib loop, or a loop written in Python elsewhere: the innermost
     // loop frame.
     let stdlib = frames.iter().position(|f| is_stdlib_loop_frame(&f.code));
-    let inward = &frames[..stdlib.unwrap_or(frames.len())];
-    if let Some(l) = foreign_loop_frame(inward, learned).or(stdlib) {
+    if let Some(l) = stdlib.or_else(|| foreign_loop_frame(frames, learned)) {
         // Idle: the selector's wait, called from the loop's `_run_once`
         // (a `select` a callback makes itself, e.g. in `subprocess`, is busy).
         if l == 1 && is_selector_wait(&frames[0].code) {
