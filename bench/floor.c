@@ -27,22 +27,7 @@
 #include <sys/uio.h>
 #include <sys/resource.h>
 
-static unsigned long heap_start(int pid, unsigned long *end) {
-    char path[64], line[512];
-    snprintf(path, sizeof path, "/proc/%d/maps", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    unsigned long s = 0, e = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "[heap]")) {
-            sscanf(line, "%lx-%lx", &s, &e);
-            break;
-        }
-    }
-    fclose(f);
-    *end = e;
-    return s;
-}
+#include "target_heap.h"
 
 int main(int argc, char **argv) {
     if (argc < 5) {

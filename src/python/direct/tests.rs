@@ -282,20 +282,30 @@ fn fake_steady_state_is_one_read() {
     }
 }
 
-#[test]
-fn fake_innermost_frame_coming_and_going_is_read_speculatively() {
-    // A leaf frame outside the data stack (like a 3.8-3.10 frame object)
-    // that a loop calls over and over: it comes and goes at the same
-    // address. Once seen, it is in the speculative read: one read a sample
-    // whether the leaf is there or not.
+/// The scene with its innermost frame (a leaf) outside the data stack, like a
+/// 3.8-3.10 frame object; the reader, the leaf's address, and a function
+/// that makes a frame the thread's current one.
+fn leaf_scene() -> (
+    DirectReader<FakeMem>,
+    u64,
+    impl Fn(&mut DirectReader<FakeMem>, u64),
+) {
     let mut s = scene();
     let leaf_addr = HEAP + 0x2000;
     s.frames[0].addr = leaf_addr;
     s.fake.thread(&s.frames, leaf_addr);
     let cur = s.fake.l.ts_cframe.unwrap().1;
-    let mut r = s.fake.reader();
     let set_current =
-        |r: &mut DirectReader<FakeMem>, a: u64| r.mem.poke(CFRAME + cur, &a.to_le_bytes());
+        move |r: &mut DirectReader<FakeMem>, a: u64| r.mem.poke(CFRAME + cur, &a.to_le_bytes());
+    (s.fake.reader(), leaf_addr, set_current)
+}
+
+#[test]
+fn fake_innermost_frame_coming_and_going_is_read_speculatively() {
+    // A leaf that a loop calls over and over: it comes and goes at the same
+    // address. Once seen, it is in the speculative read: one read a sample
+    // whether the leaf is there or not.
+    let (mut r, leaf_addr, set_current) = leaf_scene();
     let mut reads = Vec::new();
     for i in 0..8 {
         set_current(&mut r, if i % 2 == 0 { leaf_addr } else { HEAP });
@@ -314,14 +324,7 @@ fn an_innermost_frame_gone_for_a_while_is_no_longer_read() {
     // a while, its range leaves the speculative read (each range costs the
     // read system call more than its bytes do). If it comes back, that
     // sample reads it separately, and it is speculated on again.
-    let mut s = scene();
-    let leaf_addr = HEAP + 0x2000;
-    s.frames[0].addr = leaf_addr;
-    s.fake.thread(&s.frames, leaf_addr);
-    let cur = s.fake.l.ts_cframe.unwrap().1;
-    let mut r = s.fake.reader();
-    let set_current =
-        |r: &mut DirectReader<FakeMem>, a: u64| r.mem.poke(CFRAME + cur, &a.to_le_bytes());
+    let (mut r, leaf_addr, set_current) = leaf_scene();
     let sample = |r: &mut DirectReader<FakeMem>, a: u64| {
         set_current(r, a);
         let (ops, ranges) = (r.read_ops(), r.mem.ranges_read());
