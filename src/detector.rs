@@ -161,9 +161,6 @@ fn roles(code: &CodeInfo) -> u16 {
     })
 }
 
-fn is_stdlib_loop_frame(code: &CodeInfo) -> bool {
-    roles(code) & ROLE_STDLIB_LOOP != 0
-}
 fn is_selector_wait(code: &CodeInfo) -> bool {
     roles(code) & ROLE_SELECTOR_WAIT != 0
 }
@@ -241,36 +238,39 @@ pub struct Learned {
 /// Most codes [`Learned`] keeps of each kind.
 const MAX_LEARNED: usize = 64;
 
-/// A loop written in Python outside `asyncio/base_events.py` (asyncio's
-/// loop methods patched by `nest_asyncio`, a GUI loop's timer handler that
-/// runs asyncio's handles): the frame that calls `Handle._run`, or a frame
-/// named `_run_once` (asyncio's loop protocol) that waits in the selector.
-/// Looked for only when no stdlib loop frame is on the stack. Such a frame
-/// is the innermost loop frame of this stack; its code is learned, so later
-/// samples where it is between callbacks (neither evidence on the stack)
-/// read the same.
-fn foreign_loop_frame(frames: &[Frame], learned: &mut Learned) -> Option<usize> {
-    let known = frames
-        .iter()
-        .position(|f| learned.loops.contains(&f.code.id));
-    // Evidence inward of a known loop frame: a loop nested in one of its
-    // callbacks.
-    let found = (1..known.unwrap_or(frames.len())).find(|&k| {
-        // One role lookup a frame: most frames are neither.
-        let inner = roles(&frames[k - 1].code);
-        if inner & (ROLE_HANDLE_RUN | ROLE_SELECTOR_WAIT) == 0 {
-            return false;
+/// The innermost loop frame: a stdlib loop frame, or a frame of a loop
+/// written in Python outside `asyncio/base_events.py` (asyncio's loop
+/// methods patched by `nest_asyncio`, also while a stdlib loop already runs
+/// as in a notebook; a GUI loop's timer handler that runs asyncio's
+/// handles): a frame not of asyncio's own code that calls `Handle._run`, or
+/// a frame named `_run_once` (asyncio's loop protocol) that waits in the
+/// selector. Such a frame's code is learned, so later samples where it is
+/// between callbacks (neither evidence on the stack) read the same. One
+/// pass, one role lookup a frame.
+fn loop_frame(frames: &[Frame], learned: &mut Learned) -> Option<usize> {
+    let known = !learned.loops.is_empty();
+    let mut inner = 0u16;
+    for (k, f) in frames.iter().enumerate() {
+        let r = roles(&f.code);
+        if r & ROLE_STDLIB_LOOP != 0 {
+            return Some(k);
         }
-        let f = &frames[k].code;
-        !is_loop_internal(f) && (inner & ROLE_HANDLE_RUN != 0 || last_name(f) == "_run_once")
-    });
-    if let Some(l) = found
-        && learned.loops.len() < MAX_LEARNED
-        && !learned.loops.contains(&frames[l].code.id)
-    {
-        learned.loops.push(frames[l].code.id);
+        // Evidence is rare: the frame inward was `Handle._run` or a select.
+        if inner & (ROLE_HANDLE_RUN | ROLE_SELECTOR_WAIT) != 0
+            && r & ROLE_LOOP_INTERNAL == 0
+            && (inner & ROLE_HANDLE_RUN != 0 || last_name(&f.code) == "_run_once")
+        {
+            if learned.loops.len() < MAX_LEARNED && !learned.loops.contains(&f.code.id) {
+                learned.loops.push(f.code.id);
+            }
+            return Some(k);
+        }
+        if known && learned.loops.contains(&f.code.id) {
+            return Some(k);
+        }
+        inner = r;
     }
-    found.or(known)
+    None
 }
 
 /// Reads one stack (innermost first). `learned` remembers runners of loops
@@ -282,8 +282,7 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
     }
     // Stdlib loop, or a loop written in Python elsewhere: the innermost
     // loop frame.
-    let stdlib = frames.iter().position(|f| is_stdlib_loop_frame(&f.code));
-    if let Some(l) = stdlib.or_else(|| foreign_loop_frame(frames, learned)) {
+    if let Some(l) = loop_frame(frames, learned) {
         // Idle: the selector's wait, called from the loop's `_run_once`
         // (a `select` a callback makes itself, e.g. in `subprocess`, is busy).
         if l == 1 && is_selector_wait(&frames[0].code) {

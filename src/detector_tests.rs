@@ -470,6 +470,42 @@ fn a_loop_written_in_python_outside_asyncio_is_a_loop() {
 }
 
 #[test]
+fn a_loop_patched_while_it_runs_is_read_by_its_patched_frames() {
+    // `nest_asyncio.apply()` in a notebook: the kernel's stdlib loop is
+    // already in `run_forever`, which now calls the patched `_run_once`.
+    // Idle in the patched `_run_once` is idle, not a callback of the stdlib
+    // loop named `_run_once`.
+    let (patched, handle_run, select) = patched_loop();
+    let l = stdlib_loop();
+    let mut outer = vec![patched[0].clone()];
+    outer.extend(l.outer[1..].iter().cloned()); // stdlib run_forever and out
+    let idle: Vec<Frame> = std::iter::once(select)
+        .chain(outer.iter().cloned())
+        .collect();
+    assert_eq!(classify(&idle, &mut Learned::default(), false), View::Idle);
+    let h = code(10, "cell", APP, true);
+    let mut busy = vec![fr(&h, 3), fr(&handle_run, 84)];
+    busy.extend(outer.iter().cloned());
+    let stacks = vec![
+        idle.clone(),
+        idle.clone(),
+        outer.clone(), // between callbacks
+        idle.clone(),
+        busy.clone(),
+        busy.clone(),
+        busy,
+        idle.clone(),
+        idle,
+    ];
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    let got: Vec<&str> = blocks
+        .iter()
+        .map(|b| b.callback.code.qualname.as_str())
+        .collect();
+    assert_eq!(got, ["cell"]);
+}
+
+#[test]
 fn a_function_named_like_a_loop_is_not_one_without_evidence() {
     // `_run_once` in an application's own scheduler thread that neither
     // waits in the selector nor runs asyncio handles.

@@ -158,7 +158,14 @@ fn uvloop_run() {
 fn loop_patched_by_nest_asyncio() {
     // No frame of base_events.py or runners.py: the loop is found by what
     // its Python code calls (Handle._run, the selector's wait).
-    check("patched_loop.py", &[]);
+    check("patched_loop.py", &["--apply", "start"]);
+}
+
+#[test]
+fn loop_patched_by_nest_asyncio_while_it_runs() {
+    // A notebook: the stdlib loop's run_forever is on the stack and calls
+    // the patched _run_once; its idle waits are not blocks.
+    check("patched_loop.py", &["--apply", "running"]);
 }
 
 #[test]
