@@ -445,9 +445,35 @@ pub fn compare_with(
                 && overlap > 0.5 * (t.end - t.start)
         });
         let Some((bi, b)) = hit else {
+            // What aelm said around it, for the one reading the failure.
+            let near: Vec<String> = found
+                .iter()
+                .filter(|b| {
+                    let start = epoch(b["time"].as_str().unwrap_or(""));
+                    let end = start + b["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+                    end > t.start - 0.5 && start < t.end + 0.5
+                })
+                .map(|b| {
+                    let start = epoch(b["time"].as_str().unwrap_or(""));
+                    format!(
+                        "{:+.3}s {} ms {} ({} samples)",
+                        start - t.start,
+                        b["duration_ms"],
+                        b["culprit"]["qualname"],
+                        b["samples"]
+                    )
+                })
+                .collect();
+            let end = lines.iter().rev().find(|l| l["type"] == "end");
             problems.push(format!(
-                "truth block {ti} ({} at {}) not found",
-                t.function, t.line
+                "truth block {ti} ({} at {}, {:.1} ms) not found; reports within 0.5 s: [{}]; end: failed_samples {}, gaps {}, missed_ticks {}",
+                t.function,
+                t.line,
+                (t.end - t.start) * 1000.0,
+                near.join("; "),
+                end.map_or(Value::Null, |e| e["failed_samples"].clone()),
+                end.map_or(Value::Null, |e| e["gaps"].clone()),
+                end.map_or(Value::Null, |e| e["missed_ticks"].clone()),
             ));
             continue;
         };
