@@ -808,7 +808,11 @@ pub mod hostile {
             let mut b = vec![0u8; (body + 2 * units) as usize];
             put(&mut b, l.ob_type, TYPE_CODE);
             put(&mut b, l.var_ob_size, inp.len(units));
-            let flags = if inp.u8() < 128 { 0x83 } else { inp.u32() };
+            // By default code 0 (Handle._run) is a plain function and the
+            // others coroutines: a thread's outermost frame that is a
+            // coroutine's is read as torn (see walk.rs).
+            let plain = if i == 0 { 0x03 } else { 0x83 };
+            let flags = if inp.u8() < 128 { plain } else { inp.u32() };
             put4(&mut b, l.co_flags, flags);
             put4(&mut b, l.co_firstlineno, u32::from(inp.u16()));
             // Code 0 is asyncio's Handle._run, the others application code.

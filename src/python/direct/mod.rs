@@ -157,6 +157,9 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     modules: AddrMap<u64, Option<String>>,
     name_key: Option<u64>,
     threads: AddrMap<u64, ThreadCache>,
+    /// Per thread state: samples in a row whose every read ended on a
+    /// generator's frame (see `walk.rs`).
+    gen_rooted: AddrMap<u64, u32>,
     links: AddrMap<u64, u64>,
     /// Bumped whenever a code object leaves `codes`: decoded frames kept
     /// from before may name it.
@@ -280,6 +283,7 @@ impl<M: Memory> DirectReader<M> {
             modules: AddrMap::default(),
             name_key: None,
             threads: AddrMap::default(),
+            gen_rooted: AddrMap::default(),
             links: AddrMap::default(),
             codes_epoch: 0,
             pthread_tid_off: None,

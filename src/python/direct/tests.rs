@@ -368,22 +368,47 @@ fn coroutine_relinked(previous: u64) -> (DirectReader<FakeMem>, Vec<u8>, Vec<u8>
 fn fake_walk_ending_on_a_coroutine_is_read_again() {
     // The coroutine's frame now links to nothing, as a suspended one does,
     // while the leaf still links to it: a walk that ends there went through
-    // a stale link (after a task switch, say). It is read again from
-    // scratch; if that ends there too, the stack is taken as it is, but not
-    // kept for reuse: the next sample reads it whole (no retry needed).
+    // a stale link (after a task switch, say), or read the frame after its
+    // generator yielded. It is read again from scratch, a few times; a
+    // stack that keeps ending there is a failed (torn) sample, not a stack
+    // without a loop, until every read of GEN_ROOT_SEEN samples in a row
+    // ended there: then the thread's stack is taken to start there.
     let (mut r, suspended, whole) = coroutine_relinked(0);
     assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
     assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
     assert_eq!(r.stats.redone, 0);
     r.mem.map(HEAP, suspended);
-    let st = r.stack(&THREAD).unwrap();
-    assert_eq!(st.len(), 2);
-    assert_eq!(r.stats.redone, 1);
+    for _ in 0..super::walk::GEN_ROOT_SEEN {
+        assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+    }
+    assert!(r.stats.redone >= 4, "read again: {}", r.stats.redone);
     assert_eq!(r.stack(&THREAD).unwrap().len(), 2);
-    assert_eq!(r.stats.redone, 1);
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 2);
     // Back to a whole stack: the check is armed again.
     r.mem.map(HEAP, whole);
     assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
+    r.mem.map(HEAP, coroutine_relinked(0).1);
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
+}
+
+#[test]
+fn a_dead_frame_named_current_outside_the_data_stack_is_a_torn_sample() {
+    // 3.11/3.12 take the current frame from the `_PyCFrame` on the C stack;
+    // read after that C frame returned, the slot can name any frame, long
+    // dead: here a plain function's frame outside the data stack that
+    // nothing called. That is a failed sample, not a one-frame stack.
+    let mut s = scene();
+    let dead = HEAP + 0x4000;
+    let mut f = s.frames[0];
+    f.addr = dead;
+    f.previous = 0;
+    let b = s.fake.frame_bytes(&f);
+    s.fake.mem.map(dead, b);
+    let cur = s.fake.l.ts_cframe.unwrap().1;
+    let mut r = s.fake.reader();
+    assert_eq!(r.stack(&THREAD).unwrap().len(), 4);
+    r.mem.poke(CFRAME + cur, &dead.to_le_bytes());
+    assert_eq!(r.stack(&THREAD), Err(SampleError::Torn));
 }
 
 #[test]

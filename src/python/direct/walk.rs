@@ -89,6 +89,13 @@ const MAX_CODES: usize = 50_000;
 /// Samples an innermost frame address stays among those read speculatively
 /// after it was last the innermost frame.
 const RECENT_TOP_AGE: u64 = 16;
+/// Reads from scratch tried again when a stack ends on a generator's frame.
+const GEN_ROOT_RETRIES: u32 = 3;
+/// Samples in a row ending on a generator's frame, every read, after which
+/// a thread's stack is taken to really start there.
+pub(super) const GEN_ROOT_SEEN: u32 = 16;
+/// Bound of `DirectReader::gen_rooted` (cleared when exceeded).
+const MAX_GEN_ROOTED: usize = 4096;
 /// Searches of the previous chain for a join point, per sample.
 const MAX_JOIN_SEARCHES: usize = 16;
 
@@ -224,9 +231,17 @@ impl<M: Memory> DirectReader<M> {
         // Whether this walk could follow what the previous sample found.
         let warm = !tc.chain.is_empty();
         self.stats.samples += 1;
-        match self.sample(thread, &mut tc, out) {
+        // A thread whose stack has kept ending on a generator's frame (C code
+        // running a generator on a thread with no Python caller) is taken as
+        // it is; otherwise such a stack is a torn read (below).
+        let gen_root_ok = self
+            .gen_rooted
+            .get(&thread.tstate)
+            .is_some_and(|&n| n >= GEN_ROOT_SEEN);
+        match self.sample(thread, &mut tc, out, gen_root_ok) {
             Ok(v) => {
                 self.threads.insert(thread.tstate, tc);
+                self.note_root(thread.tstate, &v);
                 return Ok(v);
             }
             Err(Fail(SampleError::Gone)) => return Err(SampleError::Gone),
@@ -235,21 +250,54 @@ impl<M: Memory> DirectReader<M> {
                 return Err(e);
             }
             // A cached code object was stale (it is evicted); or the walk
-            // ended on a stale link, or failed after following what the
-            // previous sample found (a link reused from another task can
-            // lead into freed memory, and keeping that chain would fail
-            // every sample after): read again, from scratch.
+            // ended on a stale link or a generator's frame, or failed after
+            // following what the previous sample found (a link reused from
+            // another task can lead into freed memory, and keeping that chain
+            // would fail every sample after): read again, from scratch.
             Err(_) => self.stats.redone += 1,
         }
-        let mut tc = ThreadCache::default();
-        let r = self.sample(thread, &mut tc, Vec::new());
-        if !matches!(r, Err(Fail(SampleError::Gone))) {
-            self.threads.insert(thread.tstate, tc);
+        // From scratch. A stack that ends on a generator's frame is most
+        // often torn: the thread state named a generator's frame as the
+        // current one, and by the time the frame itself was read the
+        // generator had yielded (its `previous` cleared). A generator driven
+        // from C in a tight loop (`sum(x for x in ...)`) toggles every few
+        // tens of nanoseconds, so reads are tried again a few times; taking
+        // such a stack as it is would end the block the thread is in.
+        let mut tries = 0;
+        loop {
+            let mut tc = ThreadCache::default();
+            let r = self.sample(thread, &mut tc, Vec::new(), gen_root_ok);
+            if matches!(r, Err(GenRoot)) {
+                tries += 1;
+                if tries <= GEN_ROOT_RETRIES {
+                    self.stats.redone += 1;
+                    continue;
+                }
+                if self.gen_rooted.len() >= MAX_GEN_ROOTED {
+                    self.gen_rooted.clear();
+                }
+                *self.gen_rooted.entry(thread.tstate).or_insert(0) += 1;
+                return Err(SampleError::Torn);
+            }
+            if let Ok(v) = &r {
+                self.note_root(thread.tstate, v);
+            }
+            if !matches!(r, Err(Fail(SampleError::Gone))) {
+                self.threads.insert(thread.tstate, tc);
+            }
+            return r.map_err(|e| match e {
+                Redo | GenRoot => SampleError::Torn,
+                Fail(e) => e,
+            });
         }
-        r.map_err(|e| match e {
-            Redo => SampleError::Torn,
-            Fail(e) => e,
-        })
+    }
+
+    /// A stack that does not end on a generator's frame: the thread's
+    /// count of generator-rooted samples starts again.
+    fn note_root(&mut self, tstate: u64, stack: &[Frame]) {
+        if !self.gen_rooted.is_empty() && !stack.last().is_some_and(|f| f.code.runs_generator()) {
+            self.gen_rooted.remove(&tstate);
+        }
     }
 
     fn sample(
@@ -257,6 +305,7 @@ impl<M: Memory> DirectReader<M> {
         thread: &PyThread,
         tc: &mut ThreadCache,
         mut out: Vec<Frame>,
+        gen_root_ok: bool,
     ) -> Result<Vec<Frame>, Outcome> {
         // Whether frames of the previous sample may be reused: then a walk
         // that ends on a generator's frame or meets a frame twice is read
@@ -332,7 +381,9 @@ impl<M: Memory> DirectReader<M> {
         }
 
         // 3. The data-stack region [chunk, top).
+        // (top, end of the chunk) when the region was read.
         let mut region: Option<(u64, u64)> = None;
+        let chunk_start = chunk;
         if l.interp_frames && chunk != 0 && top > chunk && top - chunk <= MAX_REGION {
             let mut live = (top - chunk) as usize;
             let have = region_part.filter(|_| tc.chunk == chunk && tc.region_len >= live);
@@ -360,11 +411,11 @@ impl<M: Memory> DirectReader<M> {
             if let Some(i) = part {
                 // Frames above top are dead: never decode them.
                 batch.shrink(i, live);
-                region = Some((chunk, top));
                 let chunk_size = batch
                     .get(i)
                     .and_then(|b| rd_u64(b, l.chunk_size as usize))
                     .unwrap_or(0);
+                region = Some((top, chunk.saturating_add(chunk_size)));
                 let want = live + REGION_SLACK;
                 tc.region_len = if chunk_size >= live as u64 {
                     want.min(chunk_size as usize)
@@ -472,6 +523,21 @@ impl<M: Memory> DirectReader<M> {
                     None
                 }
             };
+            if chain.is_empty()
+                && let Some((top, end)) = region
+                && addr >= top
+                && addr < end
+                && !pushed_after(raw.previous, top, end)
+            {
+                // The current frame lies in the data-stack chunk above the
+                // top read a moment before: on 3.11/3.12 it comes from the
+                // `_PyCFrame` on the C stack, and a frame pushed since would
+                // link to a live caller. This one does not: the `_PyCFrame`
+                // was read after it died (a generator's evaluation returns
+                // with every yield), and the pointer names a dead frame.
+                self.batch = batch;
+                return Err(Fail(SampleError::Torn));
+            }
             if chain.is_empty() && !in_region {
                 // An innermost frame outside the data stack (3.8-3.10 frame
                 // objects): remembered among the last few, since a function
@@ -522,6 +588,19 @@ impl<M: Memory> DirectReader<M> {
                     known
                 }
             };
+            if chain.len() == 1
+                && raw.previous == 0
+                && region.is_some_and(|(_, end)| addr_outside(raw.addr, chunk_start, end))
+                && matches!(&memo, Decoded::Frame(f) if !f.code.runs_generator())
+            {
+                // The current frame lies outside the data stack, where only
+                // generators' and coroutines' frames run, it is neither, and
+                // nothing called it: on 3.11/3.12 the `_PyCFrame` it came
+                // from was read after it died (its C stack slot then names
+                // any frame, long dead).
+                self.batch = batch;
+                return Err(Fail(SampleError::Torn));
+            }
             decoded.push(memo);
         }
         // The sample's frames, in one pass after the walk (pushed one by
@@ -558,8 +637,13 @@ impl<M: Memory> DirectReader<M> {
         if warm && has_duplicate(&chain, &mut self.scratch) {
             return Err(Redo);
         }
+        if outer_generator && !gen_root_ok {
+            // Read from scratch and still ending on a generator's frame: most
+            // often torn (see `stack_into`), read again.
+            return Err(GenRoot);
+        }
         if outer_generator {
-            // Read from scratch and still ending on a generator's frame: taken
+            // A thread whose stack keeps ending on a generator's frame: taken
             // as it is, but not kept for the next sample to reuse (a chain cut
             // short by a torn read would otherwise be replayed for as long as
             // the inner frames stay the same, and no loop would ever be seen
@@ -799,8 +883,24 @@ impl<M: Memory> DirectReader<M> {
 enum Outcome {
     Fail(SampleError),
     Redo,
+    /// Read from scratch, the stack ended on a generator's frame.
+    GenRoot,
 }
-use Outcome::{Fail, Redo};
+use Outcome::{Fail, GenRoot, Redo};
+
+/// Whether a frame above the data stack's `top` could have been pushed
+/// since `top` was read: it has a caller (`previous`), and not one in the
+/// dead part of the chunk, `[top, end)` (a live frame below `top`, or a
+/// generator's frame outside the chunk).
+fn pushed_after(previous: u64, top: u64, end: u64) -> bool {
+    previous != 0 && !(top..end).contains(&previous)
+}
+
+/// Whether a frame at `addr` lies outside the data-stack chunk
+/// `[chunk, end)`.
+fn addr_outside(addr: u64, chunk: u64, end: u64) -> bool {
+    !(chunk..end).contains(&addr)
+}
 
 /// Whether two frames of `chain` have the same address. Runs after most
 /// warm walks, so it is cheap for usual depths: a small open-addressing
