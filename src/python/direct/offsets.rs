@@ -231,6 +231,9 @@ pub struct Layout {
     /// Owners whose frames are not Python code (C-stack shims / entry
     /// frames), as a bit set: bit `o` for owner `o`.
     pub skip_owners: u64,
+    /// `FRAME_OWNED_BY_GENERATOR` (3.11+): the owner of a frame that runs
+    /// outside the data stack, in its generator or coroutine object.
+    pub gen_owner: Option<u64>,
 
     pub co_flags: u64,
     pub co_firstlineno: u64,
@@ -422,6 +425,7 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         f_owner,
         f_localsplus,
         skip_owners,
+        gen_owner: h.owned_by_generator,
         co_flags: h.co_flags,
         co_firstlineno: h.co_firstlineno,
         co_name: h.co_name,

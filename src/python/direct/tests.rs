@@ -293,6 +293,8 @@ fn leaf_scene() -> (
     let mut s = scene();
     let leaf_addr = HEAP + 0x2000;
     s.frames[0].addr = leaf_addr;
+    // Outside the data stack a frame runs in its generator's object.
+    s.frames[0].owner = 1;
     s.fake.thread(&s.frames, leaf_addr);
     let cur = s.fake.l.ts_cframe.unwrap().1;
     let set_current =
@@ -395,13 +397,16 @@ fn fake_walk_ending_on_a_coroutine_is_read_again() {
 fn a_dead_frame_named_current_outside_the_data_stack_is_a_torn_sample() {
     // 3.11/3.12 take the current frame from the `_PyCFrame` on the C stack;
     // read after that C frame returned, the slot can name any frame, long
-    // dead: here a plain function's frame outside the data stack that
-    // nothing called. That is a failed sample, not a one-frame stack.
+    // dead: here a frame outside the data stack that no generator owns.
+    // That is a failed sample, not a stack.
     let mut s = scene();
     let dead = HEAP + 0x4000;
     let mut f = s.frames[0];
     f.addr = dead;
-    f.previous = 0;
+    // A frame object's copy (FRAME_OWNED_BY_FRAME_OBJECT), linking to a
+    // live frame as its stale `previous` may.
+    f.owner = 2;
+    f.previous = s.frames[1].addr;
     let b = s.fake.frame_bytes(&f);
     s.fake.mem.map(dead, b);
     let cur = s.fake.l.ts_cframe.unwrap().1;

@@ -589,15 +589,15 @@ impl<M: Memory> DirectReader<M> {
                 }
             };
             if chain.len() == 1
-                && raw.previous == 0
                 && region.is_some_and(|(_, end)| addr_outside(raw.addr, chunk_start, end))
-                && matches!(&memo, Decoded::Frame(f) if !f.code.runs_generator())
+                && l.gen_owner.is_some_and(|g| raw.owner != g)
+                && matches!(&memo, Decoded::Frame(_))
             {
                 // The current frame lies outside the data stack, where only
-                // generators' and coroutines' frames run, it is neither, and
-                // nothing called it: on 3.11/3.12 the `_PyCFrame` it came
-                // from was read after it died (its C stack slot then names
-                // any frame, long dead).
+                // generators' and coroutines' frames run, and it is not
+                // owned by a generator (a frame object's copy, say): on
+                // 3.11/3.12 the `_PyCFrame` it came from was read after it
+                // died (its C stack slot then names any frame, long dead).
                 self.batch = batch;
                 return Err(Fail(SampleError::Torn));
             }
