@@ -436,10 +436,7 @@ def back_to_back_section(vers, pys, args):
                         say("  %s: %s" % (v, out.stderr.strip()[-200:]))
                 if runs:
                     us = sorted(r["cpu_us_per_sample"] for r in runs)
-                    if gap == 0:
-                        res[v] = us[len(us) // 2]
-                    else:
-                        res.setdefault("gap", {})[(v, gap)] = us[len(us) // 2]
+                    res[(v, gap)] = us[len(us) // 2]
                     rows.append([pys[v]["full"], gap, n, "%.2f" % us[len(us) // 2],
                                  "%.2f .. %.2f" % (us[0], us[-1]),
                                  "%.3f" % (runs[-1]["reads_per_sample"] or 0),
@@ -753,15 +750,11 @@ def goals(vers, cpu, sc, slow, floor, many=None, b2b=None):
             say("direct reader CPU/sample above the sleep-only tick at %d Hz: %.2f .. %.2f us"
                 "  -> must <= 5: %s" % (rate, min(above), max(above),
                                          "met" if max(above) <= 5 else "NOT met"))
-    hot = {v: us for v, us in (b2b or {}).items() if v != "gap"}
-    if hot:
-        say("aelm's own work a sample, back to back (no wake-up): %.2f .. %.2f us  -> %s"
-            % (min(hot.values()), max(hot.values()), cpu_verdict(max(hot.values()))))
-    gaps = (b2b or {}).get("gap", {})
-    for gap in sorted({g for _, g in gaps}):
-        us = [u for (_, g), u in gaps.items() if g == gap]
-        say("aelm's own work a sample, %d us between samples (no wake-up): %.2f .. %.2f us  -> %s"
-            % (gap, min(us), max(us), cpu_verdict(max(us))))
+    for gap in sorted({g for _, g in (b2b or {})}):
+        us = [u for (_, g), u in b2b.items() if g == gap]
+        how = "back to back" if gap == 0 else "%d us between samples" % gap
+        say("aelm's own work a sample, %s (no wake-up): %.2f .. %.2f us  -> %s"
+            % (how, min(us), max(us), cpu_verdict(max(us))))
     for (n, rate), us in sorted((many or {}).items()):
         if us is not None and n > 1:
             say("%d targets on one sampler thread at %d Hz: %.2f us/sample  -> %s"

@@ -194,7 +194,7 @@ fn selector_wait(code: &CodeInfo) -> bool {
 /// (tasks.py: `__step`, `__step_run_and_handle_result`, `__wakeup`).
 fn dispatch_machinery(code: &CodeInfo) -> bool {
     match asyncio_module(&code.file) {
-        Some("events.py") => last_name(code) == "_run",
+        Some("events.py") => handle_run(code),
         Some("tasks.py") => {
             let n = last_name(code);
             n.contains("step") || n.contains("wakeup")

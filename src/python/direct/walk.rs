@@ -234,10 +234,11 @@ impl<M: Memory> DirectReader<M> {
         // A thread whose stack has kept ending on a generator's frame (C code
         // running a generator on a thread with no Python caller) is taken as
         // it is; otherwise such a stack is a torn read (below).
-        let gen_root_ok = self
-            .gen_rooted
-            .get(&thread.tstate)
-            .is_some_and(|&n| n >= GEN_ROOT_SEEN);
+        let gen_root_ok = !self.gen_rooted.is_empty()
+            && self
+                .gen_rooted
+                .get(&thread.tstate)
+                .is_some_and(|&n| n >= GEN_ROOT_SEEN);
         match self.sample(thread, &mut tc, out, gen_root_ok) {
             Ok(v) => {
                 self.threads.insert(thread.tstate, tc);
@@ -383,7 +384,6 @@ impl<M: Memory> DirectReader<M> {
         // 3. The data-stack region [chunk, top).
         // (top, end of the chunk) when the region was read.
         let mut region: Option<(u64, u64)> = None;
-        let chunk_start = chunk;
         if l.interp_frames && chunk != 0 && top > chunk && top - chunk <= MAX_REGION {
             let mut live = (top - chunk) as usize;
             let have = region_part.filter(|_| tc.chunk == chunk && tc.region_len >= live);
@@ -589,7 +589,7 @@ impl<M: Memory> DirectReader<M> {
                 }
             };
             if chain.len() == 1
-                && region.is_some_and(|(_, end)| addr_outside(raw.addr, chunk_start, end))
+                && region.is_some_and(|(_, end)| !(chunk..end).contains(&raw.addr))
                 && l.gen_owner.is_some_and(|g| raw.owner != g)
                 && matches!(&memo, Decoded::Frame(_))
             {
@@ -894,12 +894,6 @@ use Outcome::{Fail, GenRoot, Redo};
 /// generator's frame outside the chunk).
 fn pushed_after(previous: u64, top: u64, end: u64) -> bool {
     previous != 0 && !(top..end).contains(&previous)
-}
-
-/// Whether a frame at `addr` lies outside the data-stack chunk
-/// `[chunk, end)`.
-fn addr_outside(addr: u64, chunk: u64, end: u64) -> bool {
-    !(chunk..end).contains(&addr)
 }
 
 /// Whether two frames of `chain` have the same address. Runs after most
