@@ -60,6 +60,8 @@ struct CodeEntry {
     handle_run: bool,
     /// Sample count when the fingerprint was last checked.
     validated_at: u64,
+    /// Sample count when a walk last looked this entry up.
+    used_at: u64,
 }
 
 /// Per-thread memory of the previous sample, for speculation and reuse.

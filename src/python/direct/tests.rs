@@ -630,6 +630,34 @@ fn fake_reused_code_address_is_noticed() {
 }
 
 #[test]
+fn a_code_object_unused_for_a_while_is_checked_on_its_next_use() {
+    // Found on 3.11: a code object seen at start-up (`<module>` of
+    // `<string>`) was freed and a generator expression's code object built
+    // at its address, its bytecode inside the old one's bounds. Until the
+    // periodic check, every sample named the old code.
+    let mut s = scene();
+    let new_name = s.fake.string("other");
+    let leaf = s.frames[0];
+    let cur = s.fake.l.ts_cframe.unwrap().1;
+    let mut r = s.fake.reader();
+    r.policy.revalidate_every = 1 << 40;
+    let set_current = |r: &mut DirectReader<FakeMem>, a: u64| {
+        r.mem.poke(CFRAME + cur, &a.to_le_bytes());
+    };
+    assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "work");
+    // The leaf returns; its code object is freed and another one is built
+    // at its address while the loop runs without it.
+    set_current(&mut r, HEAP);
+    for _ in 0..40 {
+        assert_eq!(r.stack(&THREAD).unwrap().len(), 3);
+    }
+    let off = r.layout.co_name;
+    r.mem.poke_u64(leaf.code + off, new_name);
+    set_current(&mut r, leaf.addr);
+    assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "other");
+}
+
+#[test]
 fn identical_frames_take_what_they_decoded_to_and_still_see_a_new_code() {
     let s = scene();
     let mut fake = s.fake;

@@ -96,6 +96,9 @@ const GEN_ROOT_RETRIES: u32 = 3;
 pub(super) const GEN_ROOT_SEEN: u32 = 16;
 /// Bound of `DirectReader::gen_rooted` (cleared when exceeded).
 const MAX_GEN_ROOTED: usize = 4096;
+/// Samples a cached code object may go unused before its next use checks
+/// that it is still the same code (see `frame`).
+const RECHECK_IDLE: u64 = 32;
 /// Searches of the previous chain for a join point, per sample.
 const MAX_JOIN_SEARCHES: usize = 16;
 
@@ -735,14 +738,21 @@ impl<M: Memory> DirectReader<M> {
         let Some(q) = q else {
             return Err(Fail(SampleError::Torn));
         };
-        let Some(e) = self.codes.get(&code) else {
+        let Some(e) = self.codes.get_mut(&code) else {
             return Err(Fail(SampleError::Torn));
         };
-        if samples.saturating_sub(e.validated_at) >= self.policy.revalidate_every
+        // A code object is alive while a frame runs it, so a cached entry
+        // can only have gone stale (freed, and another code object made at
+        // its address) while no sample saw it: one unused for a while is
+        // checked again now, as is every entry now and then.
+        let idle = samples.saturating_sub(e.used_at) > RECHECK_IDLE;
+        e.used_at = samples;
+        if (idle || samples.saturating_sub(e.validated_at) >= self.policy.revalidate_every)
             && !to_validate.contains(&code)
         {
             to_validate.push(code);
         }
+        let e = &*e;
         let line = match self.lines.get(&(code, q)) {
             Some(&n) => n,
             None => {
@@ -840,6 +850,7 @@ impl<M: Memory> DirectReader<M> {
                 linetable: linetable.into_boxed_slice(),
                 handle_run,
                 validated_at: samples,
+                used_at: samples,
             },
         );
         Ok(true)
