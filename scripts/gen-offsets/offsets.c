@@ -195,6 +195,11 @@ int main(void) {
     NONE(co_qualname, "co_qualname from 3.11");
     NONE(co_code_adaptive, "co_code_adaptive from 3.11");
 #endif
+#if PY_VERSION_HEX >= 0x030c0000
+    SOME(co_version, offsetof(PyCodeObject, co_version), "cpython/code.h (uint32, numbered as each code object is made)");
+#else
+    NONE(co_version, "co_version from 3.12");
+#endif
 #if PY_VERSION_HEX >= 0x030a0000
     VAL(co_linetable, offsetof(PyCodeObject, co_linetable), "cpython/code.h");
 #else

@@ -48,9 +48,10 @@ pub use crate::addr_map::{AddrHasher, AddrMap};
 /// What the reader knows about one code object of the target.
 struct CodeEntry {
     info: Arc<CodeInfo>,
-    /// name, filename, qualname, linetable pointers and first line | flags:
-    /// compared against a fresh read to detect a reused address.
-    fingerprint: [u64; 5],
+    /// name, filename, qualname, linetable pointers, first line | flags and
+    /// (3.12+) `co_version`: compared against a fresh read to detect a
+    /// reused address.
+    fingerprint: [u64; 6],
     /// First code unit's address (3.11+) and the bytecode's length in bytes
     /// (0: unknown), to check that a frame's instruction pointer is inside.
     code_start: u64,

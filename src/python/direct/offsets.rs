@@ -67,6 +67,7 @@ pub struct HeaderOffsets {
     pub co_filename: u64,
     pub co_qualname: Option<u64>,
     pub co_code_adaptive: Option<u64>,
+    pub co_version: Option<u64>,
     pub co_linetable: u64,
     pub dict_ma_keys: u64,
     pub dict_ma_values: u64,
@@ -242,6 +243,10 @@ pub struct Layout {
     pub co_filename: u64,
     pub co_linetable: u64,
     pub co_code_adaptive: Option<u64>,
+    /// 3.12+: `co_version`, a number CPython gives each code object as it
+    /// is made: two code objects built one after the other at the same
+    /// address differ in it even when everything else is alike.
+    pub co_version: Option<u64>,
 
     pub dict_ma_keys: u64,
     pub dict_ma_values: u64,
@@ -305,6 +310,7 @@ impl Layout {
         }
         end = end.max(self.co_qualname.map_or(0, |o| o + 8));
         end = end.max(self.co_code_adaptive.unwrap_or(0));
+        end = end.max(self.co_version.map_or(0, |o| o + 4));
         end as usize
     }
 }
@@ -433,6 +439,7 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         co_filename: h.co_filename,
         co_linetable: h.co_linetable,
         co_code_adaptive: h.co_code_adaptive,
+        co_version: h.co_version,
         dict_ma_keys: h.dict_ma_keys,
         dict_ma_values: h.dict_ma_values,
         dict_keys,
@@ -532,6 +539,11 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
     )?;
 
     layout.co_filename = get(h.dbg_co_filename, "code_object.filename")?;
+    // Not published: kept from the table, next to co_filename there.
+    layout.co_version = match h.co_version {
+        Some(v) => Some(rebase(v, h.co_filename, layout.co_filename)?),
+        None => None,
+    };
     layout.co_name = get(h.dbg_co_name, "code_object.name")?;
     layout.co_qualname = Some(get(h.dbg_co_qualname, "code_object.qualname")?);
     layout.co_linetable = get(h.dbg_co_linetable, "code_object.linetable")?;

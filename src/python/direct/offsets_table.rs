@@ -62,6 +62,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: None, // co_qualname from 3.11
             co_code_adaptive: None, // co_code_adaptive from 3.11
+            co_version: None,  // co_version from 3.12
             co_linetable: 120, // offsetof(PyCodeObject, co_lnotab)  [cpython/code.h (co_lnotab)]
             dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
             dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
@@ -165,6 +166,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: None, // co_qualname from 3.11
             co_code_adaptive: None, // co_code_adaptive from 3.11
+            co_version: None,  // co_version from 3.12
             co_linetable: 120, // offsetof(PyCodeObject, co_lnotab)  [cpython/code.h (co_lnotab)]
             dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
             dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
@@ -268,6 +270,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: None, // co_qualname from 3.11
             co_code_adaptive: None, // co_code_adaptive from 3.11
+            co_version: None,  // co_version from 3.12
             co_linetable: 120, // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
             dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
             dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
@@ -371,6 +374,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 112,            // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: Some(128),      // offsetof(PyCodeObject, co_qualname)  [cpython/code.h]
             co_code_adaptive: Some(184), // offsetof(PyCodeObject, co_code_adaptive)  [cpython/code.h]
+            co_version: None,            // co_version from 3.12
             co_linetable: 136,           // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
             dict_ma_keys: 32,            // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
             dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
@@ -474,9 +478,10 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 112,         // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: Some(128),   // offsetof(PyCodeObject, co_qualname)  [cpython/code.h]
             co_code_adaptive: Some(192), // offsetof(PyCodeObject, co_code_adaptive)  [cpython/code.h]
-            co_linetable: 136,           // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
-            dict_ma_keys: 32,            // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
-            dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
+            co_version: Some(92), // offsetof(PyCodeObject, co_version)  [cpython/code.h (uint32, numbered as each code object is made)]
+            co_linetable: 136,    // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
+            dict_ma_keys: 32,     // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
+            dict_ma_values: 40,   // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
             dk_log2_size: Some(8), // offsetof(struct _dictkeysobject, dk_log2_size)  [internal/pycore_dict.h]
             dk_log2_index_bytes: Some(9), // offsetof(struct _dictkeysobject, dk_log2_index_bytes)  [internal/pycore_dict.h]
             dk_kind: Some(10), // offsetof(struct _dictkeysobject, dk_kind)  [internal/pycore_dict.h]
@@ -577,9 +582,10 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 112,         // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: Some(128),   // offsetof(PyCodeObject, co_qualname)  [cpython/code.h]
             co_code_adaptive: Some(200), // offsetof(PyCodeObject, co_code_adaptive)  [cpython/code.h]
-            co_linetable: 136,           // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
-            dict_ma_keys: 32,            // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
-            dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
+            co_version: Some(92), // offsetof(PyCodeObject, co_version)  [cpython/code.h (uint32, numbered as each code object is made)]
+            co_linetable: 136,    // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
+            dict_ma_keys: 32,     // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
+            dict_ma_values: 40,   // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
             dk_log2_size: Some(8), // offsetof(struct _dictkeysobject, dk_log2_size)  [internal/pycore_dict.h]
             dk_log2_index_bytes: Some(9), // offsetof(struct _dictkeysobject, dk_log2_index_bytes)  [internal/pycore_dict.h]
             dk_kind: Some(10), // offsetof(struct _dictkeysobject, dk_kind)  [internal/pycore_dict.h]
@@ -680,9 +686,10 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 112,   // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: Some(128), // offsetof(PyCodeObject, co_qualname)  [cpython/code.h]
             co_code_adaptive: Some(208), // offsetof(PyCodeObject, co_code_adaptive)  [cpython/code.h]
-            co_linetable: 136,           // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
-            dict_ma_keys: 32,            // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
-            dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
+            co_version: Some(92), // offsetof(PyCodeObject, co_version)  [cpython/code.h (uint32, numbered as each code object is made)]
+            co_linetable: 136,    // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
+            dict_ma_keys: 32,     // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
+            dict_ma_values: 40,   // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
             dk_log2_size: Some(8), // offsetof(struct _dictkeysobject, dk_log2_size)  [internal/pycore_dict.h]
             dk_log2_index_bytes: Some(9), // offsetof(struct _dictkeysobject, dk_log2_index_bytes)  [internal/pycore_dict.h]
             dk_kind: Some(10), // offsetof(struct _dictkeysobject, dk_kind)  [internal/pycore_dict.h]
@@ -783,9 +790,10 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             co_filename: 112,   // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
             co_qualname: Some(128), // offsetof(PyCodeObject, co_qualname)  [cpython/code.h]
             co_code_adaptive: Some(208), // offsetof(PyCodeObject, co_code_adaptive)  [cpython/code.h]
-            co_linetable: 136,           // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
-            dict_ma_keys: 32,            // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
-            dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
+            co_version: Some(92), // offsetof(PyCodeObject, co_version)  [cpython/code.h (uint32, numbered as each code object is made)]
+            co_linetable: 136,    // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
+            dict_ma_keys: 32,     // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
+            dict_ma_values: 40,   // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
             dk_log2_size: Some(8), // offsetof(struct _dictkeysobject, dk_log2_size)  [internal/pycore_dict.h]
             dk_log2_index_bytes: Some(9), // offsetof(struct _dictkeysobject, dk_log2_index_bytes)  [internal/pycore_dict.h]
             dk_kind: Some(10), // offsetof(struct _dictkeysobject, dk_kind)  [internal/pycore_dict.h]

@@ -634,27 +634,44 @@ fn a_code_object_unused_for_a_while_is_checked_on_its_next_use() {
     // Found on 3.11: a code object seen at start-up (`<module>` of
     // `<string>`) was freed and a generator expression's code object built
     // at its address, its bytecode inside the old one's bounds. Until the
-    // periodic check, every sample named the old code.
-    let mut s = scene();
-    let new_name = s.fake.string("other");
-    let leaf = s.frames[0];
-    let cur = s.fake.l.ts_cframe.unwrap().1;
-    let mut r = s.fake.reader();
-    r.policy.revalidate_every = 1 << 40;
-    let set_current = |r: &mut DirectReader<FakeMem>, a: u64| {
-        r.mem.poke(CFRAME + cur, &a.to_le_bytes());
-    };
-    assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "work");
-    // The leaf returns; its code object is freed and another one is built
-    // at its address while the loop runs without it.
-    set_current(&mut r, HEAP);
-    for _ in 0..40 {
-        assert_eq!(r.stack(&THREAD).unwrap().len(), 3);
+    // periodic check, every sample named the old code. Two rebuilds: the
+    // new code's name is a new string; or (3.12+) everything it points to
+    // was rebuilt at the same addresses too, and only `co_version` differs.
+    for same_addresses in [false, true] {
+        let mut s = scene();
+        let other = s.fake.string("wonk");
+        let leaf = s.frames[0];
+        let cur = s.fake.l.ts_cframe.unwrap().1;
+        let mut r = s.fake.reader();
+        r.policy.revalidate_every = 1 << 40;
+        let set_current = |r: &mut DirectReader<FakeMem>, a: u64| {
+            r.mem.poke(CFRAME + cur, &a.to_le_bytes());
+        };
+        assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "work");
+        // The leaf returns; its code object is freed and another one is
+        // built at its address while the loop runs without it.
+        set_current(&mut r, HEAP);
+        for _ in 0..40 {
+            assert_eq!(r.stack(&THREAD).unwrap().len(), 3);
+        }
+        let l = Arc::clone(&r.layout);
+        if same_addresses {
+            let mut name = [0u8; 8];
+            r.mem.read(leaf.code + l.co_name, &mut name).unwrap();
+            let name = u64::from_le_bytes(name);
+            r.mem.poke(name + l.unicode_ascii_size, b"wonk");
+            let version = l.co_version.expect("the fake layout is 3.12's");
+            r.mem.poke(leaf.code + version, &7u32.to_le_bytes());
+        } else {
+            r.mem.poke_u64(leaf.code + l.co_name, other);
+        }
+        set_current(&mut r, leaf.addr);
+        assert_eq!(
+            r.stack(&THREAD).unwrap()[0].code.name,
+            "wonk",
+            "same addresses: {same_addresses}"
+        );
     }
-    let off = r.layout.co_name;
-    r.mem.poke_u64(leaf.code + off, new_name);
-    set_current(&mut r, leaf.addr);
-    assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "other");
 }
 
 #[test]

@@ -970,7 +970,7 @@ fn parse(l: &super::Layout, addr: u64, b: &[u8]) -> RawFrame {
     }
 }
 
-fn fingerprint(l: &super::Layout, hdr: &[u8]) -> Option<[u64; 5]> {
+fn fingerprint(l: &super::Layout, hdr: &[u8]) -> Option<[u64; 6]> {
     let name = rd_u64(hdr, l.co_name as usize)?;
     let file = rd_u64(hdr, l.co_filename as usize)?;
     let qual = match l.co_qualname {
@@ -980,12 +980,17 @@ fn fingerprint(l: &super::Layout, hdr: &[u8]) -> Option<[u64; 5]> {
     let table = rd_u64(hdr, l.co_linetable as usize)?;
     let first = rd_i32(hdr, l.co_firstlineno as usize)? as u32;
     let flags = rd_i32(hdr, l.co_flags as usize)? as u32;
+    let version = match l.co_version {
+        Some(o) => rd_i32(hdr, o as usize)? as u32,
+        None => 0,
+    };
     Some([
         name,
         file,
         qual,
         table,
         u64::from(first) | (u64::from(flags) << 32),
+        u64::from(version),
     ])
 }
 
