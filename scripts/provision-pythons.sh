@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provision the CPython interpreters aelm is tested against (3.8-3.15), each
 # with a private package dir holding uvloop, aiohttp, pytest, pytest-asyncio,
-# uvicorn and nest_asyncio.
+# uvicorn, nest_asyncio and greenlet.
 #
 #   scripts/provision-pythons.sh [--only 3.11,3.14] [--refresh]
 #
@@ -30,8 +30,8 @@ ALL_VERSIONS=(3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15)
 SID_VERSIONS=" 3.14 3.15 "
 REQUIRED=(3.11 3.14 3.15)
 # PyPI distribution names and the module each one provides (same order).
-PKGS=(uvloop aiohttp pytest pytest-asyncio uvicorn nest_asyncio)
-MODS=(uvloop aiohttp pytest pytest_asyncio uvicorn nest_asyncio)
+PKGS=(uvloop aiohttp pytest pytest-asyncio uvicorn nest_asyncio greenlet)
+MODS=(uvloop aiohttp pytest pytest_asyncio uvicorn nest_asyncio greenlet)
 # sid libraries the sid interpreters and their extension modules link against
 # (found with readelf on usr/bin/python3.X and lib-dynload/*.so). libmpdec is
 # not needed: Debian's _decimal uses the bundled copy. libdb (dbm.ndbm) is left

@@ -359,6 +359,15 @@ struct Node {
 #[derive(Debug)]
 struct Run {
     id: RootId,
+    /// The callback root's frame as first seen (it heads the paths of
+    /// samples taken on another stack, see [`Detector::push_foreign`]).
+    root: Frame,
+    /// The run began on another stack (its root is that stack's outermost
+    /// frame, the loop's own frames were not seen).
+    foreign_root: bool,
+    /// The context version of this run's last samples on another stack,
+    /// while they are the latest.
+    foreign_context: Option<u64>,
     first: Duration,
     last: Duration,
     samples: u32,
@@ -392,6 +401,9 @@ impl Run {
     fn new(id: RootId, at: Duration, root: &Frame) -> Run {
         Run {
             id,
+            root: root.clone(),
+            foreign_root: false,
+            foreign_context: None,
             first: at,
             last: at,
             samples: 0,
@@ -514,6 +526,9 @@ struct Track {
     run: Option<Run>,
     /// Time of this thread's last readable sample.
     last_ok: Option<Duration>,
+    /// Address of the outermost frame of the last sample that showed the
+    /// loop (0: none yet, or a reader without addresses).
+    base: u64,
 }
 
 /// The streaming detector. Feed it samples in time order with [`push`];
@@ -604,6 +619,14 @@ impl Detector {
             }
             let track = self.tracks.entry(ts.tid).or_default();
             let view = classify(frames, &mut track.learned, forced);
+            let bottom = frames.last().map_or(0, |f| f.addr);
+            if view != View::NotLoop {
+                track.base = bottom;
+            } else if track.base != 0 && bottom != 0 && bottom != track.base {
+                out.extend(self.push_foreign(ts, frames, sample));
+                continue;
+            }
+            let track = self.tracks.entry(ts.tid).or_default();
             let (root, id) = match view {
                 View::Callback { root, id } => (
                     root,
@@ -619,6 +642,16 @@ impl Detector {
                     continue;
                 }
             };
+            if let Some(r) = track.run.as_mut()
+                && let Some(c) = r.foreign_context.take()
+                && (r.id.code, r.id.frame, r.id.handle) == (id.code, id.frame, id.handle)
+                && c.wrapping_add(1) == id.context
+            {
+                // Back from another stack (a greenlet switched back to the
+                // callback: one switch, one context version), nothing else
+                // run in between: the same callback.
+                r.id.context = id.context;
+            }
             if let Some(run) = track.run.take_if(|r| r.id != id) {
                 out.extend(self.close(ts.tid, run, false));
             }
@@ -633,6 +666,77 @@ impl Detector {
                 let block = summarize(ts.tid, run, BlockState::Ongoing, false, &self.own);
                 out.push(block);
             }
+        }
+        out
+    }
+
+    /// A sample of a loop thread that shows no loop and does not start
+    /// where the thread's loop samples start: the thread runs Python code
+    /// on another stack, switched to from inside a callback (a greenlet:
+    /// SQLAlchemy's asyncio layer runs the ORM's synchronous code in one;
+    /// gevent, eventlet). The loop is still inside that callback. Right
+    /// after the callback's own samples (one stack switch since: the
+    /// context version is one more), the block goes on, this stack under
+    /// the callback's root; otherwise a block starts whose root is this
+    /// stack's outermost frame, and goes on while that frame and the
+    /// context stay the same.
+    fn push_foreign(
+        &mut self,
+        ts: &crate::sample::ThreadSample,
+        frames: &[Frame],
+        sample: &Sample,
+    ) -> Vec<Block> {
+        let mut out = Vec::new();
+        let Some(bottom) = frames.last() else {
+            return out;
+        };
+        let id = RootId {
+            code: bottom.code.id,
+            frame: bottom.addr,
+            handle: 0,
+            context: ts.context,
+        };
+        let track = self.tracks.entry(ts.tid).or_default();
+        let goes_on = track.run.as_ref().is_some_and(|r| {
+            if r.foreign_root {
+                r.id == id
+            } else {
+                match r.foreign_context {
+                    Some(c) => c == ts.context,
+                    None => r.id.context.wrapping_add(1) == ts.context,
+                }
+            }
+        });
+        if !goes_on && let Some(run) = track.run.take() {
+            out.extend(self.close(ts.tid, run, false));
+        }
+        let track = self.tracks.entry(ts.tid).or_default();
+        let run = track.run.get_or_insert_with(|| {
+            let mut r = Run::new(id, sample.at, bottom);
+            r.foreign_root = true;
+            r
+        });
+        if run.foreign_root {
+            run.add(sample.at, sample.interval, frames.iter().rev());
+        } else {
+            run.foreign_context = Some(ts.context);
+            let root = run.root.clone();
+            run.add(
+                sample.at,
+                sample.interval,
+                std::iter::once(&root).chain(frames.iter().rev()),
+            );
+        }
+        let so_far = run.duration();
+        if !run.ongoing_reported && so_far >= self.cfg.ongoing && so_far >= self.cfg.threshold {
+            run.ongoing_reported = true;
+            out.push(summarize(
+                ts.tid,
+                run,
+                BlockState::Ongoing,
+                false,
+                &self.own,
+            ));
         }
         out
     }

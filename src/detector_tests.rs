@@ -669,3 +669,131 @@ fn a_new_context_version_is_a_new_callback() {
     assert_eq!(blocks.len(), 2, "{blocks:?}");
     assert_eq!(blocks[0].samples, 4);
 }
+
+/// A loop thread running a greenlet switched to from inside a callback
+/// (SQLAlchemy's asyncio layer): the stdlib loop's stacks start at
+/// `<module>` (at `BASE`), the greenlet's at its own outermost frame and
+/// show no loop. Samples come with context versions.
+mod greenlets {
+    use super::*;
+
+    const BASE: u64 = 0x100;
+
+    pub struct Scene {
+        pub l: Loop,
+        pub task: Frame,
+        pub spawn: Frame,
+        pub work: Frame,
+        pub bottom: Frame,
+    }
+
+    pub fn scene() -> Scene {
+        let mut l = stdlib_loop();
+        if let Some(m) = l.outer.last_mut() {
+            m.addr = BASE;
+        }
+        let lib = |id, q: &str| code(id, q, "/srv/site-packages/sqlalchemy/util.py", false);
+        let mut bottom = fr(&lib(40, "Session.execute"), 2300);
+        bottom.addr = 0x9000;
+        Scene {
+            task: fr(&code(30, "load_all", APP, true), 20),
+            spawn: fr(&lib(31, "greenlet_spawn"), 190),
+            work: fr(&code(41, "slow_sync", APP, false), 15),
+            bottom,
+            l,
+        }
+    }
+
+    impl Scene {
+        pub fn idle(&self) -> Vec<Frame> {
+            self.l.idle()
+        }
+        pub fn in_task(&self) -> Vec<Frame> {
+            self.l.busy(&[self.spawn.clone(), self.task.clone()], 0x77)
+        }
+        pub fn on_greenlet(&self) -> Vec<Frame> {
+            vec![self.work.clone(), self.bottom.clone()]
+        }
+    }
+
+    pub fn with_contexts(stacks: Vec<(Vec<Frame>, u64)>) -> Vec<Sample> {
+        let contexts: Vec<u64> = stacks.iter().map(|s| s.1).collect();
+        let mut samples = seq(stacks.into_iter().map(|s| s.0).collect());
+        for (s, c) in samples.iter_mut().zip(contexts) {
+            s.threads[0].context = c;
+        }
+        samples
+    }
+
+    pub fn times<T: Clone>(n: usize, x: T) -> Vec<T> {
+        vec![x; n]
+    }
+}
+
+#[test]
+fn a_callback_that_switches_to_a_greenlet_stays_one_block() {
+    use greenlets::*;
+    let g = scene();
+    let mut s = times(3, (g.idle(), 1));
+    s.extend(times(2, (g.in_task(), 5)));
+    // Switched into the greenlet: one more context version.
+    s.extend(times(20, (g.on_greenlet(), 6)));
+    // And back to the callback: one more.
+    s.extend(times(2, (g.in_task(), 7)));
+    s.extend(times(3, (g.idle(), 9)));
+    let (blocks, _) = detect(cfg(), &with_contexts(s));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    let b = &blocks[0];
+    assert_eq!(b.samples, 24);
+    assert_eq!(b.duration, Duration::from_millis(120));
+    assert_eq!(b.callback.code.qualname, "load_all");
+    assert_eq!(b.culprit.code.qualname, "slow_sync");
+    assert_eq!(b.culprit.line, 15);
+}
+
+#[test]
+fn a_block_that_starts_on_a_greenlet_is_rooted_at_its_outermost_frame() {
+    // The callback switched to the greenlet before any sample saw it.
+    use greenlets::*;
+    let g = scene();
+    let mut s = times(3, (g.idle(), 1));
+    s.extend(times(20, (g.on_greenlet(), 4)));
+    s.extend(times(3, (g.idle(), 7)));
+    let (blocks, _) = detect(cfg(), &with_contexts(s));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(blocks[0].samples, 20);
+    assert_eq!(blocks[0].callback.code.qualname, "Session.execute");
+    assert_eq!(blocks[0].culprit.code.qualname, "slow_sync");
+}
+
+#[test]
+fn greenlet_samples_of_another_callback_are_another_block() {
+    use greenlets::*;
+    let g = scene();
+    let mut s = times(3, (g.idle(), 1));
+    s.extend(times(10, (g.on_greenlet(), 4)));
+    // Switched out and in again between two samples (the loop ran).
+    s.extend(times(10, (g.on_greenlet(), 8)));
+    // Back in the task, but not straight from the greenlet: another step.
+    s.extend(times(10, (g.in_task(), 13)));
+    s.extend(times(3, (g.idle(), 15)));
+    let (blocks, _) = detect(cfg(), &with_contexts(s));
+    let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
+    assert_eq!(sizes, vec![10, 10, 10], "{blocks:?}");
+}
+
+#[test]
+fn a_stack_without_a_loop_is_a_greenlet_only_on_a_thread_seen_in_its_loop() {
+    use greenlets::*;
+    let g = scene();
+    // Never seen in its loop: nothing to go by.
+    let (blocks, _) = detect(cfg(), &with_contexts(times(20, (g.on_greenlet(), 4))));
+    assert!(blocks.is_empty(), "{blocks:?}");
+    // The loop's own outermost frame with no loop (asyncio.run returned):
+    // not a block either.
+    let mut s = times(3, (g.idle(), 1));
+    let module = g.l.outer.last().cloned().into_iter().collect::<Vec<_>>();
+    s.extend(times(20, (module, 4)));
+    let (blocks, _) = detect(cfg(), &with_contexts(s));
+    assert!(blocks.is_empty(), "{blocks:?}");
+}

@@ -164,6 +164,30 @@ fn code_object_built_where_a_freed_one_was() {
     );
 }
 
+#[test]
+fn sync_code_in_a_greenlet() {
+    // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
+    // own stack, whose frames do not link to the loop's. Before, those
+    // blocks went unreported (the thread read as having no loop).
+    let mut problems = Vec::new();
+    let mut ran = Vec::new();
+    for py in pythons() {
+        match check_one(&py, "greenlet_sync.py", &[], false) {
+            Ok((p, _)) => {
+                ran.push(py.version.clone());
+                problems.extend(p);
+            }
+            Err(skip) => eprintln!("{skip}"),
+        }
+    }
+    eprintln!("greenlet_sync.py: ran on {}", ran.join(" "));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        !ran.is_empty(),
+        "greenlet is not installed for any interpreter (scripts/provision-pythons.sh)"
+    );
+}
+
 /// A culprit mismatch where aelm named the generator expression on the
 /// expected file and line (the expected function's own code there).
 fn genexpr_culprit_on_its_line(problem: &str) -> bool {
