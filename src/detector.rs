@@ -116,9 +116,20 @@ fn asyncio_module(file: &str) -> Option<&str> {
         // A third-party package's own `asyncio/` subpackage.
         return None;
     }
-    let idx = file.rfind("/asyncio/")?;
-    let rest = &file[idx + "/asyncio/".len()..];
+    // A relative path is a frozen application's (PyInstaller names its
+    // modules `asyncio/base_events.py`).
+    let rest = match file.rfind("/asyncio/") {
+        Some(idx) => &file[idx + "/asyncio/".len()..],
+        None => file.strip_prefix("asyncio/")?,
+    };
     (!rest.contains('/')).then_some(rest)
+}
+
+/// Whether `file` is `name` (a relative path: a frozen application's) or
+/// ends with `/name`.
+fn is_path(file: &str, name: &str) -> bool {
+    file.strip_suffix(name)
+        .is_some_and(|head| head.is_empty() || head.ends_with('/'))
 }
 
 fn last_name(code: &CodeInfo) -> &str {
@@ -186,7 +197,7 @@ fn stdlib_loop_frame(code: &CodeInfo) -> bool {
 
 /// The selector's wait: the leaf of an idle stdlib loop.
 fn selector_wait(code: &CodeInfo) -> bool {
-    code.file.ends_with("/selectors.py") && matches!(last_name(code), "select" | "poll")
+    is_path(&code.file, "selectors.py") && matches!(last_name(code), "select" | "poll")
 }
 
 /// asyncio's machinery that sits between a loop and a callback: the handle
@@ -209,9 +220,9 @@ fn dispatch_machinery(code: &CodeInfo) -> bool {
 fn named_runner(code: &CodeInfo) -> bool {
     let n = last_name(code);
     let asyncio_run = asyncio_module(&code.file) == Some("runners.py");
-    let uvloop_run = code.file.ends_with("/uvloop/__init__.py");
+    let uvloop_run = is_path(&code.file, "uvloop/__init__.py");
     ((asyncio_run || uvloop_run) && n == "run")
-        || (code.file.ends_with("/aiohttp/web.py") && n == "run_app")
+        || (is_path(&code.file, "aiohttp/web.py") && n == "run_app")
 }
 
 /// `Handle._run` (asyncio/events.py): what every loop written in Python
@@ -498,7 +509,7 @@ impl Ownership {
     }
 
     fn is_stdlib(&self, file: &str) -> bool {
-        if file.starts_with("<frozen ") {
+        if file.starts_with("<frozen ") || asyncio_module(file).is_some() {
             return true;
         }
         match &self.stdlib {

@@ -797,3 +797,51 @@ fn a_stack_without_a_loop_is_a_greenlet_only_on_a_thread_seen_in_its_loop() {
     let (blocks, _) = detect(cfg(), &with_contexts(s));
     assert!(blocks.is_empty(), "{blocks:?}");
 }
+
+#[test]
+fn a_frozen_application_with_relative_paths_is_read_like_any() {
+    // PyInstaller names the modules it bundles by relative path
+    // (`asyncio/base_events.py`, `selectors.py`): before, its loop was not
+    // recognised, idle or busy (found only through code flags, late).
+    let f = |id, q: &str, file: &str| code(id, q, file, false);
+    let outer = vec![
+        fr(
+            &f(3, "BaseEventLoop._run_once", "asyncio/base_events.py"),
+            1933,
+        ),
+        fr(
+            &f(4, "BaseEventLoop.run_forever", "asyncio/base_events.py"),
+            638,
+        ),
+        fr(&f(6, "Runner.run", "asyncio/runners.py"), 118),
+        fr(&f(8, "<module>", "frozen_app.py"), 16),
+    ];
+    let mut idle = vec![fr(&f(1, "EpollSelector.select", "selectors.py"), 468)];
+    idle.extend(outer.iter().cloned());
+    let mut busy = vec![
+        fr(&f(10, "helper", "frozen_app.py"), 4),
+        fr(&code(11, "handler", "frozen_app.py", true), 8),
+        fr(&f(2, "Handle._run", "asyncio/events.py"), 84),
+    ];
+    busy.extend(outer.iter().cloned());
+    let mut learned = Learned::default();
+    assert_eq!(classify(&idle, &mut learned, false), View::Idle);
+    assert!(matches!(
+        classify(&busy, &mut learned, false),
+        View::Callback { root: 1, .. }
+    ));
+    // A `selectors.py` of some package is not the stdlib's.
+    let mut other = idle.clone();
+    other[0] = fr(&f(12, "select", "vendor/myselectors.py"), 3);
+    assert!(matches!(
+        classify(&other, &mut learned, false),
+        View::Callback { .. }
+    ));
+    let mut s = vec![idle.clone(); 3];
+    s.extend(vec![busy; 10]);
+    s.extend(vec![idle; 3]);
+    let (blocks, _) = detect(cfg(), &seq(s));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(blocks[0].callback.code.qualname, "handler");
+    assert_eq!(blocks[0].culprit.code.qualname, "helper");
+}
