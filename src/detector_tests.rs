@@ -804,7 +804,7 @@ fn a_frozen_application_with_relative_paths_is_read_like_any() {
     // (`asyncio/base_events.py`, `selectors.py`): before, its loop was not
     // recognised, idle or busy (found only through code flags, late).
     let f = |id, q: &str, file: &str| code(id, q, file, false);
-    let outer = vec![
+    let outer = [
         fr(
             &f(3, "BaseEventLoop._run_once", "asyncio/base_events.py"),
             1933,
