@@ -540,6 +540,9 @@ struct Track {
     /// Address of the outermost frame of the last sample that showed the
     /// loop (0: none yet, or a reader without addresses).
     base: u64,
+    /// The last readable sample showed the loop, or ran on another stack
+    /// from inside it (so the loop has not returned since).
+    loop_running: bool,
 }
 
 /// The streaming detector. Feed it samples in time order with [`push`];
@@ -628,14 +631,29 @@ impl Detector {
                     out.extend(self.close(ts.tid, run, false));
                 }
             }
+            // What another stack (a greenlet) starts with: a function of
+            // the application's or a library's, not module code, not the
+            // standard library's (`threading._shutdown` joining threads at
+            // exit, called from C after the loop returned).
+            let switchable = frames
+                .last()
+                .is_some_and(|f| f.code.is_function() && !self.own.is_stdlib(&f.code.file));
             let track = self.tracks.entry(ts.tid).or_default();
             let view = classify(frames, &mut track.learned, forced);
             let bottom = frames.last().map_or(0, |f| f.addr);
             if view != View::NotLoop {
                 track.base = bottom;
-            } else if track.base != 0 && bottom != 0 && bottom != track.base {
+                track.loop_running = true;
+            } else if track.loop_running
+                && switchable
+                && track.base != 0
+                && bottom != 0
+                && bottom != track.base
+            {
                 out.extend(self.push_foreign(ts, frames, sample));
                 continue;
+            } else {
+                track.loop_running = false;
             }
             let track = self.tracks.entry(ts.tid).or_default();
             let (root, id) = match view {
@@ -682,7 +700,9 @@ impl Detector {
     }
 
     /// A sample of a loop thread that shows no loop and does not start
-    /// where the thread's loop samples start: the thread runs Python code
+    /// where the thread's loop samples start (but with a function, not of
+    /// the standard library, and the loop not seen to return since): the
+    /// thread runs Python code
     /// on another stack, switched to from inside a callback (a greenlet:
     /// SQLAlchemy's asyncio layer runs the ORM's synchronous code in one;
     /// gevent, eventlet). The loop is still inside that callback. Right

@@ -693,7 +693,8 @@ mod greenlets {
             m.addr = BASE;
         }
         let lib = |id, q: &str| code(id, q, "/srv/site-packages/sqlalchemy/util.py", false);
-        let mut bottom = fr(&lib(40, "Session.execute"), 2300);
+        // A function's code: CO_OPTIMIZED | CO_NEWLOCALS.
+        let mut bottom = fr(&as_function(&lib(40, "Session.execute")), 2300);
         bottom.addr = 0x9000;
         Scene {
             task: fr(&code(30, "load_all", APP, true), 20),
@@ -714,6 +715,15 @@ mod greenlets {
         pub fn on_greenlet(&self) -> Vec<Frame> {
             vec![self.work.clone(), self.bottom.clone()]
         }
+    }
+
+    /// The same code with a function's flags (`code` gives plain functions
+    /// no flags).
+    pub fn as_function(c: &Arc<CodeInfo>) -> Arc<CodeInfo> {
+        Arc::new(CodeInfo {
+            flags: Some(0x3),
+            ..(**c).clone()
+        })
     }
 
     pub fn with_contexts(stacks: Vec<(Vec<Frame>, u64)>) -> Vec<Sample> {
@@ -844,4 +854,38 @@ fn a_frozen_application_with_relative_paths_is_read_like_any() {
     assert_eq!(blocks.len(), 1, "{blocks:?}");
     assert_eq!(blocks[0].callback.code.qualname, "handler");
     assert_eq!(blocks[0].culprit.code.qualname, "helper");
+}
+
+#[test]
+fn code_run_from_c_after_the_loop_returned_is_not_a_greenlet() {
+    // At exit CPython calls `threading._shutdown` (joining threads) and
+    // atexit handlers from C, on stacks of their own, after the loop is gone.
+    use greenlets::*;
+    let g = scene();
+    let module = g.l.outer.last().cloned().into_iter().collect::<Vec<_>>();
+    let threading = format!("{LIB}/threading.py");
+    let mut shutdown = fr(
+        &as_function(&code(50, "_shutdown", &threading, false)),
+        1590,
+    );
+    shutdown.addr = 0x9900;
+    let mut module_code = fr(&code(51, "<module>", APP, false), 3);
+    module_code.code = Arc::new(CodeInfo {
+        flags: Some(0),
+        ..(*module_code.code).clone()
+    });
+    module_code.addr = 0x9a00;
+    let mut atexit = g.on_greenlet();
+    atexit[1].code = as_function(&code(52, "flush_all", APP, false));
+    for (name, after_loop, later) in [
+        ("a stdlib function", g.idle(), vec![shutdown]),
+        ("module code", g.idle(), vec![module_code]),
+        ("an app function once the loop returned", module, atexit),
+    ] {
+        let mut s = times(3, (g.idle(), 1));
+        s.push((after_loop, 2));
+        s.extend(times(20, (later, 3)));
+        let (blocks, _) = detect(cfg(), &with_contexts(s));
+        assert!(blocks.is_empty(), "{name}: {blocks:?}");
+    }
 }

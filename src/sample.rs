@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Code-object flag bits, from CPython's `Include/cpython/code.h`
-/// (`CO_GENERATOR` 0x0020, `CO_COROUTINE` 0x0080, `CO_ITERABLE_COROUTINE` 0x0100,
-/// `CO_ASYNC_GENERATOR` 0x0200; unchanged from 3.5 to 3.15).
+/// (`CO_NEWLOCALS` 0x0002, `CO_GENERATOR` 0x0020, `CO_COROUTINE` 0x0080,
+/// `CO_ITERABLE_COROUTINE` 0x0100, `CO_ASYNC_GENERATOR` 0x0200; unchanged
+/// from 3.5 to 3.15).
+pub const CO_NEWLOCALS: u32 = 0x0002;
 pub const CO_GENERATOR: u32 = 0x0020;
 pub const CO_COROUTINE: u32 = 0x0080;
 pub const CO_ITERABLE_COROUTINE: u32 = 0x0100;
@@ -47,6 +49,12 @@ impl CodeInfo {
     /// code; `None` when flags are not visible.
     pub fn is_coroutine(&self) -> Option<bool> {
         self.flags.map(|f| f & COROUTINE_FLAGS != 0)
+    }
+
+    /// A function's code (a new namespace for its locals), not a module's
+    /// or class body's; `true` when flags are not visible.
+    pub fn is_function(&self) -> bool {
+        self.flags.is_none_or(|f| f & CO_NEWLOCALS != 0)
     }
 
     /// Code whose frames are suspended and resumed: a generator, or a
