@@ -333,7 +333,10 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
 }
 
 /// The callback whose root is the first frame inward of `outer` that is not
-/// asyncio's dispatch machinery.
+/// asyncio's dispatch machinery. With none, and `Handle._run` the innermost
+/// frame, the callback is code without a Python frame (a builtin, a C
+/// extension's or Cython's function that the loop calls directly:
+/// `loop.call_soon(time.sleep, 1)`): `Handle._run` is then the root.
 fn callback_inward_of(frames: &[Frame], outer: usize) -> View {
     let mut handle = 0;
     for j in (0..outer).rev() {
@@ -354,7 +357,18 @@ fn callback_inward_of(frames: &[Frame], outer: usize) -> View {
             },
         };
     }
-    View::Machinery
+    match frames.first() {
+        Some(f) if outer > 0 && roles(&f.code) & ROLE_HANDLE_RUN != 0 => View::Callback {
+            root: 0,
+            id: RootId {
+                code: f.code.id,
+                frame: f.addr,
+                handle,
+                context: 0,
+            },
+        },
+        _ => View::Machinery,
+    }
 }
 
 /// One node of a block's prefix tree of stacks, from the callback root in.

@@ -889,3 +889,26 @@ fn code_run_from_c_after_the_loop_returned_is_not_a_greenlet() {
         assert!(blocks.is_empty(), "{name}: {blocks:?}");
     }
 }
+
+#[test]
+fn a_callback_without_a_python_frame_is_rooted_at_handle_run() {
+    // `loop.call_soon(time.sleep, 0.1)`: `Handle._run` innermost. Two such
+    // callbacks back to back are told apart by their handles; the loop's
+    // own code between callbacks (no `Handle._run`) is still no block.
+    let l = stdlib_loop();
+    let mut s = vec![l.idle(); 3];
+    s.extend(vec![l.busy(&[], 0x10); 10]);
+    s.extend(vec![l.busy(&[], 0x20); 10]);
+    s.extend(vec![l.machinery(); 10]);
+    s.extend(vec![l.idle(); 3]);
+    let (blocks, _) = detect(cfg(), &seq(s));
+    let got: Vec<(&str, u32, u32)> = blocks
+        .iter()
+        .map(|b| (b.callback.code.qualname.as_str(), b.culprit.line, b.samples))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("Handle._run", 84, 10), ("Handle._run", 84, 10)],
+        "{blocks:?}"
+    );
+}

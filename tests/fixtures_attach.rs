@@ -165,6 +165,14 @@ fn code_object_built_where_a_freed_one_was() {
 }
 
 #[test]
+fn callback_written_in_c() {
+    // `loop.call_soon(time.sleep, ...)`: no Python frame of the callback's
+    // own, `Handle._run` innermost. Before, that read as the loop's own
+    // machinery between callbacks: no block.
+    check("c_callback.py", &[]);
+}
+
+#[test]
 fn sync_code_in_a_greenlet() {
     // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
     // own stack, whose frames do not link to the loop's. Before, those
