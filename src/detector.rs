@@ -645,28 +645,27 @@ impl Detector {
                     out.extend(self.close(ts.tid, run, false));
                 }
             }
-            // What another stack (a greenlet) starts with: a function of
-            // the application's or a library's, not module code, not the
-            // standard library's (`threading._shutdown` joining threads at
-            // exit, called from C after the loop returned).
-            let switchable = frames
-                .last()
-                .is_some_and(|f| f.code.is_function() && !self.own.is_stdlib(&f.code.file));
             let track = self.tracks.entry(ts.tid).or_default();
             let view = classify(frames, &mut track.learned, forced);
             let bottom = frames.last().map_or(0, |f| f.addr);
             if view != View::NotLoop {
                 track.base = bottom;
                 track.loop_running = true;
-            } else if track.loop_running
-                && switchable
-                && track.base != 0
-                && bottom != 0
-                && bottom != track.base
-            {
-                out.extend(self.push_foreign(ts, frames, sample));
-                continue;
             } else {
+                let elsewhere =
+                    track.loop_running && track.base != 0 && bottom != 0 && bottom != track.base;
+                // What another stack (a greenlet) starts with: a function of
+                // the application's or a library's, not module code, not the
+                // standard library's (`threading._shutdown` joining threads
+                // at exit, called from C after the loop returned).
+                if elsewhere
+                    && frames
+                        .last()
+                        .is_some_and(|f| f.code.is_function() && !self.own.is_stdlib(&f.code.file))
+                {
+                    out.extend(self.push_foreign(ts, frames, sample));
+                    continue;
+                }
                 track.loop_running = false;
             }
             let track = self.tracks.entry(ts.tid).or_default();
@@ -703,12 +702,7 @@ impl Detector {
                 .run
                 .get_or_insert_with(|| Run::new(id, sample.at, &frames[root]));
             run.add(sample.at, sample.interval, frames[..=root].iter().rev());
-            let so_far = run.duration();
-            if !run.ongoing_reported && so_far >= self.cfg.ongoing && so_far >= self.cfg.threshold {
-                run.ongoing_reported = true;
-                let block = summarize(ts.tid, run, BlockState::Ongoing, false, &self.own);
-                out.push(block);
-            }
+            out.extend(ongoing(ts.tid, run, &self.cfg, &self.own));
         }
         out
     }
@@ -772,17 +766,7 @@ impl Detector {
                 std::iter::once(&root).chain(frames.iter().rev()),
             );
         }
-        let so_far = run.duration();
-        if !run.ongoing_reported && so_far >= self.cfg.ongoing && so_far >= self.cfg.threshold {
-            run.ongoing_reported = true;
-            out.push(summarize(
-                ts.tid,
-                run,
-                BlockState::Ongoing,
-                false,
-                &self.own,
-            ));
-        }
+        out.extend(ongoing(ts.tid, run, &self.cfg, &self.own));
         out
     }
 
@@ -817,6 +801,17 @@ impl Detector {
 }
 
 /// Dominant path, culprit, callee and hot frames of a run.
+/// The block in progress, reported once as ongoing when it has lasted
+/// `--ongoing-ms` (and the threshold).
+fn ongoing(tid: u64, run: &mut Run, cfg: &Config, own: &Ownership) -> Option<Block> {
+    let so_far = run.duration();
+    if run.ongoing_reported || so_far < cfg.ongoing || so_far < cfg.threshold {
+        return None;
+    }
+    run.ongoing_reported = true;
+    Some(summarize(tid, run, BlockState::Ongoing, false, own))
+}
+
 fn summarize(tid: u64, run: &Run, state: BlockState, truncated: bool, own: &Ownership) -> Block {
     let total = run.samples.max(1) as f64;
     let need = (DOMINANT_SHARE * total).ceil() as u32;
