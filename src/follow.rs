@@ -202,7 +202,13 @@ impl Follower {
                     .opts
                     .duration()
                     .map(|d| d.saturating_sub(begun.elapsed()));
-                let mut cfg = SamplerConfig::new(pid, self.opts.interval(), duration, None);
+                let mut cfg = SamplerConfig::new(
+                    pid,
+                    self.opts.interval(),
+                    self.opts.threshold(),
+                    duration,
+                    None,
+                );
                 // Quiet: many found processes never run a loop.
                 cfg.quiet_wait = true;
                 if watch {

@@ -33,8 +33,12 @@ use crate::wait_note::{self, WaitNotes};
 
 /// How often all threads are rescanned for new or finished loops.
 pub const RESCAN: Duration = Duration::from_millis(1000);
-/// How often to look for a first loop while there is none.
-const WAIT_POLL: Duration = Duration::from_millis(50);
+/// How often to look for a first loop while there is none: half the
+/// threshold, so that a block that began before its loop was found and
+/// lasts 1.5x the threshold still shows at least the threshold, within
+/// these bounds (a look reads every Python thread's stack, ~0.2 ms).
+const WAIT_POLL_MIN: Duration = Duration::from_millis(10);
+const WAIT_POLL_MAX: Duration = Duration::from_millis(50);
 /// Samples are sent in batches (one wake-up of the detector per batch, not
 /// per sample): at most this many, or this old.
 const BATCH_MAX: usize = 256;
@@ -122,10 +126,12 @@ pub struct SamplerConfig {
 }
 
 impl SamplerConfig {
-    /// A target of `attach`/`run`: look for a loop every 50 ms, say so.
+    /// A target of `attach`/`run`: look for a loop every half threshold
+    /// (10-50 ms), say so.
     pub fn new(
         pid: i32,
         interval: Duration,
+        threshold: Duration,
         duration: Option<Duration>,
         thread: Option<u64>,
     ) -> Self {
@@ -134,7 +140,7 @@ impl SamplerConfig {
             interval,
             duration,
             thread,
-            wait_poll: WAIT_POLL,
+            wait_poll: (threshold / 2).clamp(WAIT_POLL_MIN, WAIT_POLL_MAX),
             quiet_wait: false,
         }
     }

@@ -270,7 +270,13 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
         }
     };
     let (tx, rx) = bounded::<Envelope>(CHANNEL_DEPTH);
-    let scfg = SamplerConfig::new(pid, opts.interval(), opts.duration(), opts.thread);
+    let scfg = SamplerConfig::new(
+        pid,
+        opts.interval(),
+        opts.threshold(),
+        opts.duration(),
+        opts.thread,
+    );
     let first = sampler::NewTarget { source, cfg: scfg };
     let (pool, sampler) = sampler::spawn(tx.clone(), stop_rx.clone(), None, Some(first))
         .context("starting the sampler thread")?;

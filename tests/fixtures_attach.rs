@@ -165,6 +165,43 @@ fn code_object_built_where_a_freed_one_was() {
 }
 
 #[test]
+fn a_block_at_the_loops_start_under_run() {
+    // `aelm run` looks for the loop every half threshold (10 ms at 20 ms):
+    // a 40 ms block that starts with the loop shows at least 30 ms of it.
+    // (Looking every 50 ms, as before, the loop was found 0-43 ms into such
+    // a block.) Five runs on the newest interpreter.
+    let Some(py) = pythons().into_iter().last() else {
+        eprintln!("no interpreter provisioned");
+        return;
+    };
+    let mut problems = Vec::new();
+    for round in 0..5 {
+        let dir = scratch(&format!("blocks-at-start-{round}"));
+        let out = aelm_run(&py, "blocks_at_start.py", &["--threshold-ms", "20"], &dir)
+            .env("AELM_BLOCK_MS", "40")
+            .output()
+            .expect("running aelm run");
+        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let events = read_truth(&dir.join("truth.jsonl"));
+        assert_eq!(
+            truth_blocks(&events).len(),
+            1,
+            "run {round}: the fixture recorded no block: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        problems.extend(
+            compare(&events, &lines, 2.0, py.minor())
+                .into_iter()
+                .map(|p| format!("run {round}: {p}")),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
 fn callback_written_in_c() {
     // `loop.call_soon(time.sleep, ...)`: no Python frame of the callback's
     // own, `Handle._run` innermost. Before, that read as the loop's own
