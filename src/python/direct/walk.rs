@@ -52,8 +52,11 @@
 //! line, flags, line table <= 64 KiB, bytecode bounds) and reused: each use
 //! checks that the frame's instruction lies inside that code's bytecode
 //! (3.11+), and every `Policy::revalidate_every` samples an entry in use is
-//! re-read in one batched read and dropped if its fingerprint changed.
-//! Lines are cached per (code, instruction offset); module names per
+//! re-read in one batched read and dropped if its fingerprint changed
+//! (3.12+ including `co_version`). An entry unused for more than
+//! `RECHECK_IDLE` samples is re-read the same way on its next use: a code
+//! object lives while a frame runs it, so it can only have been freed, and
+//! another built at its address, while no sample saw it. Lines are cached per (code, instruction offset); module names per
 //! globals dict. A frame identical to the previous sample's frame at the
 //! same chain position (the same `RawFrame`) takes the `Frame` it decoded
 //! to then, skipping the code and line lookups, unless a code object left
