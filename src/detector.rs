@@ -557,6 +557,9 @@ struct Track {
     /// The last readable sample showed the loop, or ran on another stack
     /// from inside it (so the loop has not returned since).
     loop_running: bool,
+    /// Samples in a row, while the loop runs, that show neither it nor
+    /// another stack nor the thread's own start.
+    odd: u8,
 }
 
 /// The streaming detector. Feed it samples in time order with [`push`];
@@ -651,21 +654,34 @@ impl Detector {
             if view != View::NotLoop {
                 track.base = bottom;
                 track.loop_running = true;
-            } else {
-                let elsewhere =
-                    track.loop_running && track.base != 0 && bottom != 0 && bottom != track.base;
+                track.odd = 0;
+            } else if track.loop_running && bottom != track.base {
                 // What another stack (a greenlet) starts with: a function of
                 // the application's or a library's, not module code, not the
                 // standard library's (`threading._shutdown` joining threads
                 // at exit, called from C after the loop returned).
-                if elsewhere
+                if track.base != 0
+                    && bottom != 0
                     && frames
                         .last()
                         .is_some_and(|f| f.code.is_function() && !self.own.is_stdlib(&f.code.file))
                 {
+                    track.odd = 0;
                     out.extend(self.push_foreign(ts, frames, sample));
                     continue;
                 }
+                // Neither the loop nor the thread's own start: a torn read
+                // (seen: a lone `_set_result_unless_cancelled`, its caller's
+                // link caught mid-update) neither starts nor ends a block; a
+                // second one in a row is the loop gone (code run from C at
+                // exit).
+                track.odd += 1;
+                if track.odd < 2 {
+                    self.totals.failed_samples += 1;
+                    continue;
+                }
+                track.loop_running = false;
+            } else {
                 track.loop_running = false;
             }
             let track = self.tracks.entry(ts.tid).or_default();

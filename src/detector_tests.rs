@@ -912,3 +912,30 @@ fn a_callback_without_a_python_frame_is_rooted_at_handle_run() {
         "{blocks:?}"
     );
 }
+
+#[test]
+fn a_torn_sample_before_a_greenlet_does_not_hide_it() {
+    // Seen on 3.13 (1 run in ~30): between the loop's samples and the
+    // greenlet's, one read showed a lone `_set_result_unless_cancelled`
+    // (its caller's link caught mid-update); it took the loop for gone, and
+    // the greenlet's 100 ms went unreported.
+    use greenlets::*;
+    let g = scene();
+    let futures = format!("{LIB}/asyncio/futures.py");
+    let mut torn = fr(
+        &as_function(&code(60, "_set_result_unless_cancelled", &futures, false)),
+        5,
+    );
+    torn.addr = 0x9b00;
+    let mut s = times(3, (g.idle(), 1));
+    s.push((vec![torn.clone()], 2));
+    s.extend(times(20, (g.on_greenlet(), 4)));
+    // And inside a block, a torn sample neither ends nor splits it.
+    s.push((vec![torn], 4));
+    s.extend(times(20, (g.on_greenlet(), 4)));
+    s.extend(times(3, (g.idle(), 7)));
+    let (blocks, totals) = detect(cfg(), &with_contexts(s));
+    let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
+    assert_eq!(sizes, vec![40], "{blocks:?}");
+    assert_eq!(totals.failed_samples, 2);
+}
