@@ -73,19 +73,32 @@ fn check(script: &str, args: &[&str]) {
 /// Like [`check`], for loops in C under back-to-back load: see
 /// `compare_with`.
 fn check_matrix(script: &str, args: &[&str], merged_ok: bool) {
+    let (problems, _) = run_matrix(script, args, merged_ok);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Runs a fixture on every interpreter: every problem, and the versions it
+/// ran on (skipped where an optional package is missing) with the truth
+/// each run recorded.
+fn run_matrix(
+    script: &str,
+    args: &[&str],
+    merged_ok: bool,
+) -> (Vec<String>, Vec<(String, Vec<Value>)>) {
     let mut problems = Vec::new();
     let mut ran = Vec::new();
     for py in pythons() {
         match check_one(&py, script, args, merged_ok) {
-            Ok((p, _)) => {
-                ran.push(py.version.clone());
+            Ok((p, events)) => {
+                ran.push((py.version.clone(), events));
                 problems.extend(p);
             }
             Err(skip) => eprintln!("{skip}"),
         }
     }
-    eprintln!("{script} {args:?}: ran on {}", ran.join(" "));
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let versions: Vec<&str> = ran.iter().map(|(v, _)| v.as_str()).collect();
+    eprintln!("{script} {args:?}: ran on {}", versions.join(" "));
+    (problems, ran)
 }
 
 #[test]
@@ -113,18 +126,11 @@ fn cpu_through_a_generator_driven_from_c() {
     // code object was built where a start-up code object had been
     // (`<module>` of `<string>`), which the reader kept naming until it
     // checked unused code objects again on their next use.
-    let mut problems = Vec::new();
-    let mut ran = Vec::new();
-    for py in pythons() {
-        match check_one(&py, "generator_cpu.py", &[], false) {
-            Ok((p, _)) => {
-                ran.push(py.version.clone());
-                problems.extend(p.into_iter().filter(|p| !genexpr_culprit_on_its_line(p)));
-            }
-            Err(skip) => eprintln!("{skip}"),
-        }
-    }
-    eprintln!("generator_cpu.py: ran on {}", ran.join(" "));
+    let (problems, _) = run_matrix("generator_cpu.py", &[], false);
+    let problems: Vec<String> = problems
+        .into_iter()
+        .filter(|p| !genexpr_culprit_on_its_line(p))
+        .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -135,24 +141,19 @@ fn code_object_built_where_a_freed_one_was() {
     // Every block must be named after its own round's function: a cached
     // code object unused for a while is checked again on its next use
     // (before, every round was named `handler_0` on 3.11).
-    let mut problems = Vec::new();
-    let mut reused_on = Vec::new();
-    for py in pythons() {
-        match check_one(&py, "code_reuse.py", &[], false) {
-            Ok((p, events)) => {
-                problems.extend(p);
-                let addrs: Vec<u64> = events
-                    .iter()
-                    .filter(|e| e["event"] == "code")
-                    .filter_map(|e| e["addr"].as_u64())
-                    .collect();
-                if addrs.windows(2).any(|w| w[0] == w[1]) {
-                    reused_on.push(py.version.clone());
-                }
-            }
-            Err(skip) => eprintln!("{skip}"),
-        }
-    }
+    let (problems, ran) = run_matrix("code_reuse.py", &[], false);
+    let reused_on: Vec<&str> = ran
+        .iter()
+        .filter(|(_, events)| {
+            let addrs: Vec<u64> = events
+                .iter()
+                .filter(|e| e["event"] == "code")
+                .filter_map(|e| e["addr"].as_u64())
+                .collect();
+            addrs.windows(2).any(|w| w[0] == w[1])
+        })
+        .map(|(v, _)| v.as_str())
+        .collect();
     eprintln!(
         "code_reuse.py: a code address reused on {}",
         reused_on.join(" ")
@@ -214,18 +215,7 @@ fn sync_code_in_a_greenlet() {
     // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
     // own stack, whose frames do not link to the loop's. Before, those
     // blocks went unreported (the thread read as having no loop).
-    let mut problems = Vec::new();
-    let mut ran = Vec::new();
-    for py in pythons() {
-        match check_one(&py, "greenlet_sync.py", &[], false) {
-            Ok((p, _)) => {
-                ran.push(py.version.clone());
-                problems.extend(p);
-            }
-            Err(skip) => eprintln!("{skip}"),
-        }
-    }
-    eprintln!("greenlet_sync.py: ran on {}", ran.join(" "));
+    let (problems, ran) = run_matrix("greenlet_sync.py", &[], false);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(
         !ran.is_empty(),
