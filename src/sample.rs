@@ -15,6 +15,11 @@ pub const CO_GENERATOR: u32 = 0x0020;
 pub const CO_COROUTINE: u32 = 0x0080;
 pub const CO_ITERABLE_COROUTINE: u32 = 0x0100;
 pub const CO_ASYNC_GENERATOR: u32 = 0x0200;
+/// Set on code objects CPython makes for itself and hides from monitoring
+/// (3.13+ `Include/cpython/code.h`: `_Py_InitCleanup`, the frame that
+/// `CALL_ALLOC_AND_ENTER_INIT` puts between a call site and `__init__`,
+/// named `__init__` in a file `__init__`). Unused by compiled code before.
+pub const CO_NO_MONITORING_EVENTS: u32 = 0x0200_0000;
 /// The bits that make code a coroutine in the wide sense aelm uses.
 const COROUTINE_FLAGS: u32 = CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR;
 

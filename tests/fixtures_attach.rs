@@ -211,6 +211,15 @@ fn callback_written_in_c() {
 }
 
 #[test]
+fn constructor_of_a_library_class() {
+    // From 3.13 a specialised call to a class puts CPython's own `__init__`
+    // helper frame (file `__init__`, line 0) between the call site and
+    // `__init__`. Before, from the second call on, that frame was named as
+    // the culprit in place of the application's line.
+    check("init_in_library.py", &[]);
+}
+
+#[test]
 fn sync_code_in_a_greenlet() {
     // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
     // own stack, whose frames do not link to the loop's. Before, those

@@ -71,6 +71,10 @@ impl PySpySource {
         trace
             .frames
             .iter()
+            // CPython's own `__init__` helper frame (3.13+, see
+            // `CO_NO_MONITORING_EVENTS`): py-spy shows no flags, but the
+            // helper's "file" is its name, which no module's path is.
+            .filter(|f| !(f.name == "__init__" && f.filename == "__init__"))
             .map(|f| Frame {
                 code: self.code(&f.name, &f.filename),
                 line: f.line.max(0) as u32,

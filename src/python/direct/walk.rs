@@ -72,7 +72,7 @@ use super::memory::{Memory, rd_i32, rd_u8, rd_u64};
 use super::objects::{MAX_LINETABLE, module_name, read_bytes, read_str};
 use super::offsets::Lasti;
 use super::{CodeEntry, Decoded, DirectReader, MAX_DEPTH, PyThread, ThreadCache};
-use crate::sample::{CodeInfo, Frame, SampleError};
+use crate::sample::{CO_NO_MONITORING_EVENTS, CodeInfo, Frame, SampleError};
 
 /// Bytes read past `datastack_top`, so a stack that grew a little between
 /// two samples is still inside the speculative read.
@@ -756,6 +756,15 @@ impl<M: Memory> DirectReader<M> {
             to_validate.push(code);
         }
         let e = &*e;
+        if e.info
+            .flags
+            .is_some_and(|f| f & CO_NO_MONITORING_EVENTS != 0)
+        {
+            // CPython's own helper code (3.13+: the `__init__` clean-up frame
+            // between a caller and the `__init__` it calls), not a frame of
+            // the program.
+            return Ok(None);
+        }
         let line = match self.lines.get(&(code, q)) {
             Some(&n) => n,
             None => {
