@@ -123,6 +123,21 @@ pub struct SamplerConfig {
     /// view, quietly and cheaply).
     pub wait_poll: Duration,
     pub quiet_wait: bool,
+    /// What the wait note says of the target's child processes (a server's
+    /// master runs no loop: its workers do).
+    pub children: ChildNote,
+}
+
+/// How a waiting target's child processes figure in what aelm says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildNote {
+    /// Not mentioned (targets found by `watch` or `--subprocesses`).
+    Off,
+    /// `attach`/`run` without `--subprocesses`: name them and suggest it.
+    Suggest,
+    /// `--subprocesses`: they are watched too; say so, and say nothing more
+    /// of the root once it has children.
+    Followed,
 }
 
 impl SamplerConfig {
@@ -142,6 +157,7 @@ impl SamplerConfig {
             thread,
             wait_poll: (threshold / 2).clamp(WAIT_POLL_MIN, WAIT_POLL_MAX),
             quiet_wait: false,
+            children: ChildNote::Off,
         }
     }
 }
@@ -537,11 +553,19 @@ impl Target {
         if waited < wait_note::EXPLAIN_AFTER {
             return;
         }
-        if let Some(m) = self
-            .wait_notes
-            .take()
-            .and_then(|w| w.message(self.cfg.pid, waited))
-        {
+        let Some(notes) = self.wait_notes.take() else {
+            return;
+        };
+        let children = match self.cfg.children {
+            ChildNote::Off => Vec::new(),
+            _ => wait_note::children(self.cfg.pid),
+        };
+        if self.cfg.children == ChildNote::Followed && !children.is_empty() {
+            // Its children are watched: their loops are what the user is after.
+            return;
+        }
+        let hint = self.cfg.children == ChildNote::Suggest;
+        if let Some(m) = notes.message(self.cfg.pid, waited, if hint { &children } else { &[] }) {
             eprintln!("{m}");
         }
     }
@@ -554,6 +578,11 @@ impl Target {
         match self.cfg.thread {
             Some(tid) => eprintln!(
                 "aelm: pid {} has no Python thread {tid} yet; waiting for it (Ctrl-C to stop)",
+                self.cfg.pid
+            ),
+            None if self.cfg.children == ChildNote::Followed => eprintln!(
+                "aelm: pid {} has no running asyncio event loop yet; watching it and its child \
+                 processes for one (Ctrl-C to stop)",
                 self.cfg.pid
             ),
             None => eprintln!(

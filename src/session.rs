@@ -270,13 +270,18 @@ pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
         }
     };
     let (tx, rx) = bounded::<Envelope>(CHANNEL_DEPTH);
-    let scfg = SamplerConfig::new(
+    let mut scfg = SamplerConfig::new(
         pid,
         opts.interval(),
         opts.threshold(),
         opts.duration(),
         opts.thread,
     );
+    scfg.children = if opts.subprocesses {
+        sampler::ChildNote::Followed
+    } else {
+        sampler::ChildNote::Suggest
+    };
     let first = sampler::NewTarget { source, cfg: scfg };
     let (pool, sampler) = sampler::spawn(tx.clone(), stop_rx.clone(), None, Some(first))
         .context("starting the sampler thread")?;

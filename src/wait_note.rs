@@ -15,6 +15,18 @@ use crate::sample::{Frame, SampleError};
 pub const EXPLAIN_AFTER: Duration = Duration::from_secs(5);
 /// Most threads listed in the note.
 const MAX_LISTED: usize = 8;
+/// Most child processes named in the note, and the longest command shown.
+const MAX_CHILDREN: usize = 4;
+const MAX_COMMAND: usize = 60;
+
+/// The target's child processes (children, grandchildren): pid and command
+/// line, for the note's hint that a server's workers run the loops.
+pub fn children(pid: i32) -> Vec<(i32, String)> {
+    crate::follow::descendants(pid)
+        .into_iter()
+        .map(|c| (c, crate::follow::cmdline(c).unwrap_or_default()))
+        .collect()
+}
 
 /// What the scans saw of one thread while the target waited.
 #[derive(Debug, Default)]
@@ -41,6 +53,35 @@ fn place(f: &Frame) -> String {
     format!("{} ({}:{})", f.code.qualname, file, f.line)
 }
 
+/// "It has N child processes: ... `--subprocesses` watches them too."
+fn child_hint(m: &mut String, children: &[(i32, String)]) {
+    if children.is_empty() {
+        return;
+    }
+    let n = children.len();
+    let _ = write!(
+        m,
+        "\n  It has {n} child process{}:",
+        if n == 1 { "" } else { "es" }
+    );
+    for (pid, cmd) in children.iter().take(MAX_CHILDREN) {
+        let short: String = cmd.chars().take(MAX_COMMAND).collect();
+        let more = if cmd.chars().count() > MAX_COMMAND {
+            "..."
+        } else {
+            ""
+        };
+        let _ = write!(m, "\n    {pid}: {short}{more}");
+    }
+    if n > MAX_CHILDREN {
+        let _ = write!(m, "\n    and {} more", n - MAX_CHILDREN);
+    }
+    m.push_str(
+        "\n  If they are a server's workers (gunicorn, uvicorn --workers), their loops are \
+         where requests run: add --subprocesses to watch them too.",
+    );
+}
+
 impl WaitNotes {
     /// Records one scan in which no thread was taken as a loop thread.
     pub fn record(&mut self, scanned: &[ScannedThread]) {
@@ -62,8 +103,14 @@ impl WaitNotes {
         }
     }
 
-    /// The note, or `None` when no scan was recorded.
-    pub fn message(&self, pid: i32, waited: Duration) -> Option<String> {
+    /// The note, or `None` when no scan was recorded. `children`: the
+    /// target's child processes, to suggest `--subprocesses` (empty: no hint).
+    pub fn message(
+        &self,
+        pid: i32,
+        waited: Duration,
+        children: &[(i32, String)],
+    ) -> Option<String> {
         if self.scans == 0 {
             return None;
         }
@@ -74,6 +121,7 @@ impl WaitNotes {
         );
         if self.threads.is_empty() {
             m.push_str(" It has no Python thread state yet.");
+            child_hint(&mut m, children);
             return Some(m);
         }
         m.push_str(" Its Python threads:");
@@ -115,6 +163,7 @@ impl WaitNotes {
         if self.threads.len() > MAX_LISTED {
             let _ = write!(m, "\n  and {} more", self.threads.len() - MAX_LISTED);
         }
+        child_hint(&mut m, children);
         m.push_str(
             "\naelm keeps waiting. `aelm dump --pid PID` prints every thread's stack; \
              `--thread TID` watches one thread whatever it runs.",
@@ -161,7 +210,7 @@ mod tests {
     #[test]
     fn says_where_each_thread_is_and_what_failed() {
         let mut w = WaitNotes::default();
-        assert_eq!(w.message(7, EXPLAIN_AFTER), None);
+        assert_eq!(w.message(7, EXPLAIN_AFTER, &[]), None);
         let stack = vec![
             frame("sleep_forever", "/srv/app.py", 12),
             frame("<module>", "/srv/main.py", 3),
@@ -171,7 +220,7 @@ mod tests {
             scanned(8, Err(SampleError::Torn)),
         ]);
         w.record(&[scanned(7, Ok(stack)), scanned(8, Err(SampleError::Torn))]);
-        let m = w.message(7, EXPLAIN_AFTER).unwrap();
+        let m = w.message(7, EXPLAIN_AFTER, &[]).unwrap();
         assert!(m.contains("pid 7 (2 scans)"), "{m}");
         assert!(
             m.contains("thread 7 (MainThread): no asyncio loop on its stack; it runs sleep_forever (app.py:12), called from <module> (main.py:3)"),
@@ -188,7 +237,32 @@ mod tests {
     fn no_thread_state_yet() {
         let mut w = WaitNotes::default();
         w.record(&[]);
-        let m = w.message(9, EXPLAIN_AFTER).unwrap();
+        let m = w.message(9, EXPLAIN_AFTER, &[]).unwrap();
         assert!(m.ends_with("It has no Python thread state yet."), "{m}");
+    }
+
+    #[test]
+    fn names_child_processes_and_suggests_subprocesses() {
+        let mut w = WaitNotes::default();
+        w.record(&[scanned(
+            7,
+            Ok(vec![frame("Condition.wait", "/usr/lib/threading.py", 359)]),
+        )]);
+        let long = format!(
+            "python3 -c from multiprocessing.spawn import spawn_main{}",
+            " x".repeat(50)
+        );
+        let kids: Vec<(i32, String)> = (10..16).map(|p| (p, long.clone())).collect();
+        let m = w.message(7, EXPLAIN_AFTER, &kids).unwrap();
+        assert!(
+            m.contains("It has 6 child processes:\n    10: python3 -c from multiprocessing.spawn"),
+            "{m}"
+        );
+        assert!(m.contains("...\n    13: "), "{m}");
+        assert!(!m.contains("    14: "), "{m}");
+        assert!(m.contains("and 2 more"), "{m}");
+        assert!(m.contains("add --subprocesses"), "{m}");
+        let none = w.message(7, EXPLAIN_AFTER, &[]).unwrap();
+        assert!(!none.contains("--subprocesses"), "{none}");
     }
 }

@@ -165,3 +165,113 @@ fn uvicorn_workers_are_followed() {
         eprintln!("this uvicorn does not restart killed workers: replacement not checked");
     }
 }
+
+/// Child processes of `pid` (its main thread's, where uvicorn starts them).
+fn child_pids(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A master that runs no loop itself: without `--subprocesses` the wait note
+/// names its child processes and suggests the flag; with it, aelm says it
+/// watches them and gives no note about the master.
+#[test]
+fn a_master_without_a_loop_points_to_its_workers() {
+    let Some(py) = pythons()
+        .into_iter()
+        .find(|p| p.has("uvicorn") && p.minor() >= 11)
+    else {
+        eprintln!("no interpreter with uvicorn: skipped");
+        return;
+    };
+    let Some(f) = Fixture::start(&py, "uvicorn_workers.py", &["--workers", "2"]) else {
+        return;
+    };
+    let f = Master(f);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child_pids(f.pid()).len() < 2 {
+        assert!(Instant::now() < deadline, "uvicorn started no workers");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stderr_of = |extra: &[&str]| -> String {
+        let out = Command::new(aelm_bin())
+            .args(["attach", "--pid", &f.pid().to_string()])
+            .args([
+                "--threshold-ms",
+                "20",
+                "--duration",
+                "6",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("aelm attach");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let plain = stderr_of(&[]);
+    assert!(
+        plain.contains("still no running asyncio event loop"),
+        "{plain}"
+    );
+    assert!(plain.contains("child processes:"), "{plain}");
+    assert!(plain.contains("add --subprocesses"), "{plain}");
+    for c in child_pids(f.pid()) {
+        assert!(
+            plain.contains(&format!("    {c}: ")),
+            "worker {c} not named: {plain}"
+        );
+    }
+    let followed = stderr_of(&["--subprocesses"]);
+    assert!(
+        followed.contains("watching it and its child processes"),
+        "{followed}"
+    );
+    assert!(!followed.contains("still no running"), "{followed}");
+    assert!(!followed.contains("add --subprocesses"), "{followed}");
+}
+
+/// A uvicorn master that is stopped with its workers, even when a test
+/// fails: SIGTERM to the master stops them (a SIGKILL, as the fixture's own
+/// drop sends, would leave them running, holding the test's output open).
+struct Master(Fixture);
+
+impl std::ops::Deref for Master {
+    type Target = Fixture;
+    fn deref(&self) -> &Fixture {
+        &self.0
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        stop_master(&self.0);
+    }
+}
+
+fn stop_master(f: &Fixture) {
+    let workers = child_pids(f.pid());
+    // SAFETY: kill(2) on the fixture we started.
+    unsafe {
+        libc::kill(f.pid() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let alive = |p: &String| std::path::Path::new(&format!("/proc/{p}")).exists();
+    while workers.iter().any(alive) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for w in workers.iter().filter(|p| alive(p)) {
+        if let Ok(pid) = w.parse::<i32>() {
+            // SAFETY: kill(2) on a worker of the fixture we started.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
