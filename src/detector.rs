@@ -240,8 +240,11 @@ fn loop_internal(code: &CodeInfo) -> bool {
 /// Per-thread knowledge learned from earlier samples.
 #[derive(Debug, Default, Clone)]
 pub struct Learned {
-    /// Codes seen acting as the runner of a loop in C.
-    runners: Vec<u64>,
+    /// Call sites (code, line) seen acting as the runner of a loop in C: the
+    /// line too, since the same function goes on after the loop returns
+    /// (`loop.run_until_complete(main())` and then synchronous work), and
+    /// that work runs in no loop.
+    runners: Vec<(u64, u32)>,
     /// Codes seen acting as a loop written in Python outside asyncio.
     loops: Vec<u64>,
 }
@@ -304,18 +307,19 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
     // Loop in C: a runner frame, by name, learned, or through code flags.
     let runner = frames
         .iter()
-        .position(|f| is_named_runner(&f.code) || learned.runners.contains(&f.code.id));
+        .position(|f| is_named_runner(&f.code) || learned.runners.contains(&(f.code.id, f.line)));
     let runner = runner.or_else(|| {
         // Outermost coroutine frame whose caller is neither a coroutine nor
         // asyncio's loop-internal code: that caller is the runner.
         (0..frames.len().saturating_sub(1)).rev().find_map(|k| {
-            let caller = &frames[k + 1].code;
+            let caller = &frames[k + 1];
             (frames[k].code.is_coroutine() == Some(true)
-                && caller.is_coroutine() == Some(false)
-                && !is_loop_internal(caller))
+                && caller.code.is_coroutine() == Some(false)
+                && !is_loop_internal(&caller.code))
             .then(|| {
-                if learned.runners.len() < MAX_LEARNED {
-                    learned.runners.push(caller.id);
+                let site = (caller.code.id, caller.line);
+                if learned.runners.len() < MAX_LEARNED && !learned.runners.contains(&site) {
+                    learned.runners.push(site);
                 }
                 k + 1
             })

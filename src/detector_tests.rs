@@ -388,6 +388,30 @@ fn loop_in_c_found_through_code_flags() {
     assert_eq!(blocks[1].culprit.code.qualname, "on_timer");
 }
 
+/// A runner learned through code flags is a call site: once the loop has
+/// returned, the same function's later work (`loop.run_until_complete(main())`
+/// on a uvloop loop, then synchronous code) runs in no loop.
+#[test]
+fn work_after_a_loop_in_c_returned_is_not_a_block() {
+    let module = code(21, "<module>", APP, false);
+    let coro = code(22, "main", APP, true);
+    let work = code(24, "write_report", APP, false);
+    let busy_coro = vec![fr(&coro, 12), fr(&module, 40)];
+    let after = vec![fr(&work, 7), fr(&module, 43)];
+    let mut learned = Learned::default();
+    assert!(matches!(
+        classify(&busy_coro, &mut learned, false),
+        View::Callback { .. }
+    ));
+    assert_eq!(classify(&after, &mut learned, false), View::NotLoop);
+    let mut stacks = vec![busy_coro; 3];
+    stacks.extend(vec![vec![fr(&module, 40)]; 2]);
+    stacks.extend(vec![after; 10]);
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(blocks[0].culprit.code.qualname, "main");
+}
+
 /// asyncio's loop methods replaced by Python code outside asyncio
 /// (`nest_asyncio.apply()` patches `run_forever`, `run_until_complete`,
 /// `_run_once` and `asyncio.run`): no frame of base_events.py and no

@@ -220,6 +220,14 @@ fn constructor_of_a_library_class() {
 }
 
 #[test]
+fn work_after_a_loop_in_c_returned() {
+    // `loop.run_until_complete(main())` on uvloop, then synchronous work in
+    // the same module code. Before, `<module>` stayed a learned runner and
+    // that work was reported as blocks of a loop that no longer ran.
+    check("after_the_loop.py", &[]);
+}
+
+#[test]
 fn sync_code_in_a_greenlet() {
     // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
     // own stack, whose frames do not link to the loop's. Before, those
