@@ -483,6 +483,21 @@ impl Target {
                 next.insert(t.info.tid, t.info.clone());
             }
         }
+        // Loop threads found just now: named now, so that the start line
+        // and their first blocks carry their names (scans look names up
+        // only now and then).
+        let unnamed: Vec<u64> = next
+            .iter()
+            .filter(|(tid, info)| info.name.is_none() && !self.threads.contains_key(*tid))
+            .map(|(tid, _)| *tid)
+            .collect();
+        if !unnamed.is_empty() {
+            for (tid, name) in self.source.name_now(&unnamed) {
+                if let Some(info) = next.get_mut(&tid) {
+                    info.name = Some(name);
+                }
+            }
+        }
         if next.is_empty()
             && let Some(w) = self.wait_notes.as_mut()
         {

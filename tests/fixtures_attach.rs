@@ -166,6 +166,49 @@ fn code_object_built_where_a_freed_one_was() {
 }
 
 #[test]
+fn threads_started_after_aelm_are_named() {
+    // `aelm run` attaches before the program starts its loop threads. Before,
+    // names were looked up at most every 5 s and a miss was kept: the start
+    // line and the first seconds of blocks said `"thread": null`.
+    let all = pythons();
+    for py in [all.first(), all.last()].into_iter().flatten() {
+        let dir = scratch("thread-names");
+        let out = aelm_run(py, "two_loops.py", &["--threshold-ms", "20"], &dir)
+            .output()
+            .expect("running aelm run");
+        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let start = lines
+            .iter()
+            .find(|l| l["type"] == "start")
+            .expect("start line");
+        let names: Vec<&Value> = start["loop_threads"]
+            .as_array()
+            .map(|a| a.iter().map(|t| &t["name"]).collect())
+            .unwrap_or_default();
+        assert!(!names.is_empty(), "{start}");
+        for n in names {
+            assert!(
+                n == "loop-a" || n == "loop-b",
+                "{} start line: {start}",
+                py.version
+            );
+        }
+        let found = blocks(&lines);
+        assert!(!found.is_empty(), "{}: no block", py.version);
+        for b in found {
+            assert!(
+                b["thread"] == "loop-a" || b["thread"] == "loop-b",
+                "{}: {b}",
+                py.version
+            );
+        }
+    }
+}
+
+#[test]
 fn a_block_at_the_loops_start_under_run() {
     // `aelm run` looks for the loop every half threshold (10 ms at 20 ms):
     // a 40 ms block that starts with the loop shows at least 30 ms of it.

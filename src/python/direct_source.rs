@@ -3,11 +3,14 @@
 //!
 //! Thread names are not something the direct reader decodes (they live in
 //! `threading._active`): they come from py-spy's `get_stack_traces()`, asked
-//! when a scan finds a thread state not seen before, and at most once every
-//! [`NAME_LOOKUP_EVERY`] after the first scan. That call reads every
-//! thread's whole stack (about 0.5 ms a thread), and it runs on the sampler
-//! thread, which samples every target of the session: a target that starts
-//! threads all the time must not stall the others' samples.
+//! when a scan finds a thread not named yet. That call reads every thread's
+//! whole stack (about 0.5 ms a thread), and it runs on the sampler thread,
+//! which samples every target of the session: a target that starts threads
+//! all the time must not stall the others' samples, so lookups are spaced
+//! by [`NAME_LOOKUP_SHARE`] times what the last one cost, within
+//! [`NAME_LOOKUP_MIN`]..[`NAME_LOOKUP_MAX`]. A thread whose name a lookup
+//! did not find (one that has a thread state but is not in
+//! `threading._active` yet) is asked again, up to [`NAME_TRIES`] lookups.
 
 use crate::addr_map::AddrMap;
 use std::collections::{HashMap, HashSet};
@@ -27,16 +30,30 @@ pub struct DirectSource {
     /// Python threads of the last scan, by native tid as aelm's PID
     /// namespace sees it.
     threads: AddrMap<u64, PyThread>,
-    /// Thread names by `PyThreadState` address.
+    /// Thread names by `PyThreadState` address (`None`: given up).
     names: HashMap<u64, Option<String>>,
+    /// Lookups that did not find a thread's name yet, by thread state.
+    tries: HashMap<u64, u8>,
     /// py-spy, for thread names; `None` if it could not attach.
     spy: Option<PythonSpy>,
-    /// When names were last looked up.
-    named_at: Option<Instant>,
+    /// When names were last looked up, and how long the lookup took.
+    named_at: Option<(Instant, Duration)>,
 }
 
-/// Least time between two thread-name lookups of one target.
-pub const NAME_LOOKUP_EVERY: Duration = Duration::from_secs(5);
+/// Thread-name lookups take at most 1 / NAME_LOOKUP_SHARE of the sampler
+/// thread's time: the next waits this many times what the last one took.
+pub const NAME_LOOKUP_SHARE: u32 = 20;
+/// Least and most time between two thread-name lookups of one target.
+pub const NAME_LOOKUP_MIN: Duration = Duration::from_millis(20);
+pub const NAME_LOOKUP_MAX: Duration = Duration::from_secs(5);
+/// Lookups that may miss a thread's name before it is left unnamed.
+pub const NAME_TRIES: u8 = 3;
+
+/// Whether a lookup that started `since` ago and took `cost` leaves room
+/// for the next one.
+fn lookup_due(since: Duration, cost: Duration) -> bool {
+    since >= (cost * NAME_LOOKUP_SHARE).clamp(NAME_LOOKUP_MIN, NAME_LOOKUP_MAX)
+}
 
 /// Thread ids as the target's PID namespace sees them, mapped to the ids
 /// aelm's namespace sees (from the `NSpid:` lines of
@@ -76,6 +93,7 @@ impl DirectSource {
             pid,
             threads: AddrMap::default(),
             names: HashMap::new(),
+            tries: HashMap::new(),
             spy,
             named_at: None,
         }
@@ -105,7 +123,20 @@ impl DirectSource {
                     // The main thread's tid is the pid.
                     (t.tid == self.pid as u64).then(|| "MainThread".to_string())
                 });
-            self.names.insert(t.tstate, name);
+            match name {
+                Some(n) => {
+                    self.tries.remove(&t.tstate);
+                    self.names.insert(t.tstate, Some(n));
+                }
+                None => {
+                    let tries = self.tries.entry(t.tstate).or_insert(0);
+                    *tries += 1;
+                    if *tries >= NAME_TRIES {
+                        self.tries.remove(&t.tstate);
+                        self.names.insert(t.tstate, None);
+                    }
+                }
+            }
         }
     }
 }
@@ -131,13 +162,15 @@ impl StackSource for DirectSource {
         if !unnamed.is_empty()
             && self
                 .named_at
-                .is_none_or(|t| t.elapsed() >= NAME_LOOKUP_EVERY)
+                .is_none_or(|(at, cost)| lookup_due(at.elapsed(), cost))
         {
-            self.named_at = Some(Instant::now());
+            let at = Instant::now();
             self.lookup_names(&unnamed);
+            self.named_at = Some((at, at.elapsed()));
         }
         let live: HashSet<u64> = threads.iter().map(|t| t.tstate).collect();
         self.names.retain(|k, _| live.contains(k));
+        self.tries.retain(|k, _| live.contains(k));
         self.threads = threads.iter().map(|t| (ours(t), *t)).collect();
         let mut out = Vec::with_capacity(threads.len());
         for t in &threads {
@@ -150,6 +183,25 @@ impl StackSource for DirectSource {
             });
         }
         Ok(out)
+    }
+
+    fn name_now(&mut self, tids: &[u64]) -> Vec<(u64, String)> {
+        let unnamed: Vec<PyThread> = tids
+            .iter()
+            .filter_map(|tid| self.threads.get(tid).copied())
+            .filter(|t| !self.names.contains_key(&t.tstate))
+            .collect();
+        if !unnamed.is_empty() {
+            let at = Instant::now();
+            self.lookup_names(&unnamed);
+            self.named_at = Some((at, at.elapsed()));
+        }
+        tids.iter()
+            .filter_map(|&tid| {
+                let t = self.threads.get(&tid)?;
+                Some((tid, self.names.get(&t.tstate)?.clone()?))
+            })
+            .collect()
     }
 
     fn reads(&self) -> Option<u64> {
@@ -175,5 +227,24 @@ impl StackSource for DirectSource {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_lookups_are_spaced_by_what_they_cost() {
+        let ms = Duration::from_millis;
+        // A cheap lookup: the next may come 20 ms later.
+        assert!(!lookup_due(ms(10), ms(0)));
+        assert!(lookup_due(ms(20), ms(0)));
+        // 10 ms (some 20 threads): 200 ms later, a twentieth of the time.
+        assert!(!lookup_due(ms(150), ms(10)));
+        assert!(lookup_due(ms(200), ms(10)));
+        // However dear, one every 5 s.
+        assert!(!lookup_due(ms(4_000), ms(1_000)));
+        assert!(lookup_due(ms(5_000), ms(1_000)));
     }
 }
