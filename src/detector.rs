@@ -202,7 +202,11 @@ fn selector_wait(code: &CodeInfo) -> bool {
 
 /// asyncio's machinery that sits between a loop and a callback: the handle
 /// runner (`Handle._run`, events.py) and the pure-Python task steps
-/// (tasks.py: `__step`, `__step_run_and_handle_result`, `__wakeup`).
+/// (tasks.py: `__step`, `__step_run_and_handle_result`, `__wakeup`); and
+/// the coroutine `uvloop.run` wraps the program's own in (`run.<locals>.wrapper`
+/// in uvloop/__init__.py, which only awaits it), so that the callback of a
+/// block in the program's main coroutine is that coroutine, as under
+/// `asyncio.run`.
 fn dispatch_machinery(code: &CodeInfo) -> bool {
     match asyncio_module(&code.file) {
         Some("events.py") => handle_run(code),
@@ -210,7 +214,7 @@ fn dispatch_machinery(code: &CodeInfo) -> bool {
             let n = last_name(code);
             n.contains("step") || n.contains("wakeup")
         }
-        _ => false,
+        _ => is_path(&code.file, "uvloop/__init__.py") && last_name(code) == "wrapper",
     }
 }
 

@@ -360,6 +360,31 @@ fn loop_in_c_found_by_named_runner_and_idle_when_runner_is_leaf() {
     assert_eq!(blocks[0].callback.code.qualname, "handler");
 }
 
+/// `uvloop.run(main())` runs `main` under a coroutine of its own
+/// (`run.<locals>.wrapper`): a block in `main`'s own step has `main` as its
+/// callback, as under `asyncio.run`.
+#[test]
+fn uvloops_wrapper_coroutine_is_not_the_callback() {
+    let site = "/srv/venv/lib/python3.12/site-packages/uvloop/__init__.py";
+    let runner = vec![
+        fr(
+            &code(6, "Runner.run", &format!("{LIB}/asyncio/runners.py"), false),
+            118,
+        ),
+        fr(&code(7, "run", site, false), 109),
+        fr(&code(8, "<module>", APP, false), 50),
+    ];
+    let wrapper = code(9, "run.<locals>.wrapper", site, true);
+    let main = code(10, "main", APP, true);
+    let mut busy = vec![fr(&main, 12), fr(&wrapper, 61)];
+    busy.extend(runner.iter().cloned());
+    let stacks = vec![runner.clone(), busy.clone(), busy.clone(), busy, runner];
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].callback.code.qualname, "main");
+    assert_eq!(blocks[0].culprit.code.qualname, "main");
+}
+
 /// The general rule: a coroutine whose caller is neither a coroutine nor
 /// asyncio's machinery is driven by a loop in C; later plain callbacks on
 /// that runner are callbacks too.
