@@ -723,6 +723,38 @@ fn a_new_context_version_is_a_new_callback() {
 /// (SQLAlchemy's asyncio layer): the stdlib loop's stacks start at
 /// `<module>` (at `BASE`), the greenlet's at its own outermost frame and
 /// show no loop. Samples come with context versions.
+/// Seen on 3.12 and 3.14: CPU work in a generator expression over a
+/// callable iterator (`sum(1 for _ in iter(lambda: ..., False))`) gave, in
+/// about one read in 70, a lone `<lambda>` frame (its link to the C-stack
+/// entry frame caught mid-update). Taken for a greenlet's stack, it ended
+/// the block and the rest became another block. Another stack without a
+/// stack switch (the same context version) is a torn read; two in a row
+/// are believed.
+#[test]
+fn a_lone_frame_without_a_stack_switch_does_not_split_a_block() {
+    use greenlets::*;
+    let g = scene();
+    let mut lone = fr(
+        &as_function(&code(61, "spin.<locals>.<lambda>", APP, false)),
+        7,
+    );
+    lone.addr = 0x9c00;
+    let mut s = times(3, (g.idle(), 1));
+    s.extend(times(20, (g.in_task(), 3)));
+    s.push((vec![lone.clone()], 3));
+    s.extend(times(20, (g.in_task(), 3)));
+    // The same inside a block on a greenlet's stack.
+    s.extend(times(3, (g.idle(), 3)));
+    s.extend(times(20, (g.on_greenlet(), 4)));
+    s.push((vec![lone], 4));
+    s.extend(times(20, (g.on_greenlet(), 4)));
+    s.extend(times(3, (g.idle(), 5)));
+    let (blocks, totals) = detect(cfg(), &with_contexts(s));
+    let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
+    assert_eq!(sizes, vec![40, 40], "{blocks:?}");
+    assert_eq!(totals.failed_samples, 2);
+}
+
 mod greenlets {
     use super::*;
 

@@ -135,6 +135,21 @@ fn cpu_through_a_generator_driven_from_c() {
 }
 
 #[test]
+fn cpu_through_a_callable_iterator_driven_from_c() {
+    // `sum(1 for _ in iter(lambda: ..., False))`: the generator calls the
+    // lambda from C. Some reads show a lone `<lambda>` (its link to the
+    // C-stack entry frame caught mid-update); before, that was taken for a
+    // greenlet's stack and split the block (3.12, 3.14: about every other
+    // block), and two torn reads in a row, common here, split it too.
+    let (problems, _) = run_matrix("generator_cpu.py", &["--shape", "callable-iter"], false);
+    let problems: Vec<String> = problems
+        .into_iter()
+        .filter(|p| !genexpr_culprit_on_its_line(p))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
 fn code_object_built_where_a_freed_one_was() {
     // Each round compiles a new handler and frees it; the next round's code
     // object lands at the freed one's address (the fixture records them).
