@@ -581,6 +581,21 @@ fn pump(
                 }
                 let mut exit_code = None;
                 if root == Some(pid)
+                    && reason == EndReason::TargetExec
+                    && let Some(cs) = child_status
+                {
+                    // `aelm run`'s program became another program: aelm stops
+                    // watching, but the program is the user's and goes on;
+                    // the run ends when it does (Ctrl-C is passed on to it).
+                    eprintln!(
+                        "aelm: pid {pid} ran exec() and is now another program; aelm stops \
+                         watching it and waits for it to exit (Ctrl-C stops it)"
+                    );
+                    while cs.lock().ok().is_some_and(|g| g.is_none()) {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                if root == Some(pid)
                     && let Some(cs) = child_status
                 {
                     // Give the reaper a moment to record the program's status.

@@ -647,6 +647,38 @@ fn target_execs_another_asyncio_program() {
     exec_mid_block(&py(), "asyncio");
 }
 
+/// `aelm run`'s program execs another program: aelm stops watching it (end
+/// line `target-exec`) but leaves it running and waits for it, and exits
+/// with its status. Before, aelm sent the new program SIGTERM and exited 0.
+#[test]
+fn run_waits_for_a_program_that_execs() {
+    let py = py();
+    let dir = scratch("run-execs");
+    let begun = Instant::now();
+    let out = aelm_run(&py, "faults/execs.py", &["--threshold-ms", "100"], &dir)
+        .env("AELM_EXEC", "python")
+        .env("AELM_BLOCK_MS", "250")
+        .output()
+        .expect("aelm run");
+    let took = begun.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let end = lines.last().expect("lines");
+    assert_eq!(end["type"], "end", "{lines:?}");
+    assert_eq!(end["reason"], "target-exec", "{end}");
+    assert_eq!(end["exit_code"], 0, "the new program was stopped: {end}");
+    assert!(stderr.contains("waits for it to exit"), "{stderr}");
+    // The new program sleeps 5 s after the exec (1 s, or more, into the run).
+    assert!(
+        took >= Duration::from_secs(5),
+        "aelm ended after {took:?}: {stderr}"
+    );
+}
+
 /// 3.14 (Debian's build): a non-PIE binary, whose `_PyRuntime` (and the
 /// main thread's state inside it) sits at the same address after an exec
 /// of the same binary, so the old addresses stay readable: aelm must still
