@@ -98,14 +98,14 @@ pub enum Command {
         /// Seconds between scans for new processes.
         ///
         /// Example: --scan-interval 0.5
-        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = positive_f64)]
+        #[arg(long, default_value_t = 2.0, value_name = "SECONDS", value_parser = scan_seconds, allow_negative_numbers = true)]
         scan_interval: f64,
         /// Most processes watched at once.
         ///
         /// aelm says once on stderr when it leaves a process out.
         ///
         /// Example: --max-targets 200
-        #[arg(long, default_value_t = 64, value_name = "N")]
+        #[arg(long, default_value_t = 64, value_name = "N", value_parser = at_least_one)]
         max_targets: usize,
         /// CPU budget for sampling, in percent of one core, shared by all targets.
         ///
@@ -113,7 +113,7 @@ pub enum Command {
         /// threshold.
         ///
         /// Example: --max-cpu 25
-        #[arg(long, default_value_t = 10.0, value_name = "PERCENT", value_parser = positive_f64)]
+        #[arg(long, default_value_t = 10.0, value_name = "PERCENT", value_parser = positive_f64, allow_negative_numbers = true)]
         max_cpu: f64,
     },
     /// Summarize JSON lines aelm wrote earlier: top culprits by total blocked time.
@@ -137,7 +137,7 @@ pub enum Command {
         /// How many culprits to list.
         ///
         /// Example: --top 3
-        #[arg(long, default_value_t = crate::summary::DEFAULT_TOP, value_name = "N")]
+        #[arg(long, default_value_t = crate::summary::DEFAULT_TOP, value_name = "N", value_parser = at_least_one)]
         top: usize,
     },
     /// Write a self-contained HTML report (timeline, top culprits, flame graph).
@@ -252,7 +252,7 @@ pub struct WatchOpts {
     /// Fractions allowed. The default rate is ten samples per threshold.
     ///
     /// Example: --threshold-ms 20
-    #[arg(long, default_value_t = 50.0, value_name = "MS", value_parser = positive_f64)]
+    #[arg(long, default_value_t = 50.0, value_name = "MS", value_parser = milliseconds, allow_negative_numbers = true)]
     pub threshold_ms: f64,
 
     /// Samples per second [default: ten per threshold, clamped to 100..20000].
@@ -260,7 +260,7 @@ pub struct WatchOpts {
     /// A block's duration is accurate to about one interval (1/HZ).
     ///
     /// Example: --rate 1000
-    #[arg(long, value_name = "HZ", value_parser = rate_hz)]
+    #[arg(long, value_name = "HZ", value_parser = rate_hz, allow_negative_numbers = true)]
     pub rate: Option<f64>,
 
     /// Stop after this many seconds.
@@ -268,7 +268,7 @@ pub struct WatchOpts {
     /// Fractions allowed. Without it, aelm runs until the target exits or it gets Ctrl-C.
     ///
     /// Example: --duration 2.5
-    #[arg(long, value_name = "SECONDS", value_parser = positive_f64)]
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     pub duration: Option<f64>,
 
     /// Write the lines to FILE instead of stdout.
@@ -315,7 +315,7 @@ pub struct WatchOpts {
     /// and again when it ends.
     ///
     /// Example: --ongoing-ms 5000
-    #[arg(long, default_value_t = 1000.0, value_name = "MS", value_parser = positive_f64)]
+    #[arg(long, default_value_t = 1000.0, value_name = "MS", value_parser = milliseconds, allow_negative_numbers = true)]
     pub ongoing_ms: f64,
 
     /// How to read the target's stacks.
@@ -336,7 +336,7 @@ pub struct WatchOpts {
     /// Serve Prometheus metrics on HOST:PORT at /metrics.
     ///
     /// Example: --metrics-addr 127.0.0.1:9464
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
     pub metrics_addr: Option<String>,
 
     /// At most this many culprit label values per pid in the metrics.
@@ -344,7 +344,7 @@ pub struct WatchOpts {
     /// The rest count under culprit="other".
     ///
     /// Example: --metrics-max-culprits 20
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = at_least_one)]
     pub metrics_max_culprits: usize,
 
     /// Also write the HTML report of this run to FILE when it ends.
@@ -392,6 +392,56 @@ fn positive_f64(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("`{s}` must be a positive number"))
+    }
+}
+
+/// The largest threshold and `--ongoing-ms` taken (an hour): larger ones
+/// are typing mistakes, and a duration must stay representable.
+const MAX_MS: f64 = 3_600_000.0;
+/// The longest `--duration` taken (about 31 years).
+const MAX_SECONDS: f64 = 1e9;
+/// The longest `--scan-interval` taken (an hour).
+const MAX_SCAN_SECONDS: f64 = 3600.0;
+
+/// A positive number of at most `max`.
+fn at_most(s: &str, max: f64, unit: &str) -> Result<f64, String> {
+    let v = positive_f64(s)?;
+    if v <= max {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is too large: use at most {max} {unit}"))
+    }
+}
+
+fn milliseconds(s: &str) -> Result<f64, String> {
+    at_most(s, MAX_MS, "(ms, one hour)")
+}
+
+fn seconds(s: &str) -> Result<f64, String> {
+    at_most(s, MAX_SECONDS, "(seconds)")
+}
+
+fn scan_seconds(s: &str) -> Result<f64, String> {
+    at_most(s, MAX_SCAN_SECONDS, "(seconds, one hour)")
+}
+
+/// HOST:PORT that resolves to a socket address (port 0: any free port).
+fn host_port(s: &str) -> Result<String, String> {
+    use std::net::ToSocketAddrs;
+    match s.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(_)) => Ok(s.to_string()),
+        _ => Err(format!(
+            "`{s}` is not HOST:PORT (for example 127.0.0.1:9464)"
+        )),
+    }
+}
+
+/// A count of at least one.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err(format!("`{s}` must be at least 1")),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
     }
 }
 

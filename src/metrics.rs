@@ -127,6 +127,12 @@ impl Metrics {
         let server = tiny_http::Server::http(addr).map_err(|e| {
             anyhow!("could not serve metrics on {addr}: {e} (is the port already in use? choose another with --metrics-addr)")
         })?;
+        if addr.ends_with(":0")
+            && let tiny_http::ListenAddr::IP(bound) = server.server_addr()
+        {
+            // Port 0 asks for any free port: say which one it is.
+            eprintln!("aelm: serving metrics at http://{bound}/metrics");
+        }
         let state = Arc::clone(&m.state);
         std::thread::Builder::new()
             .name("aelm-metrics".into())

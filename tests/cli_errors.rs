@@ -47,6 +47,100 @@ fn not_a_python_process() {
 }
 
 #[test]
+fn a_zombie_is_said_to_have_exited() {
+    // A child that exited and that its parent (`sleep`, exec'd by the shell
+    // without waiting) never reaps. Before: "is not a Python process".
+    let mut parent = Command::new("sh")
+        .args(["-c", "sh -c 'exit 0' & exec sleep 30"])
+        .spawn()
+        .expect("sh");
+    let children = format!("/proc/{0}/task/{0}/children", parent.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let zombie = loop {
+        let kids = std::fs::read_to_string(&children).unwrap_or_default();
+        let z = kids.split_whitespace().find(|k| {
+            std::fs::read_to_string(format!("/proc/{k}/stat")).is_ok_and(|st| {
+                st.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+        });
+        if let Some(z) = z {
+            break z.to_string();
+        }
+        assert!(Instant::now() < deadline, "no zombie child appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (code, _, stderr) = run_aelm(&["attach", "--pid", &zombie]);
+    let _ = parent.kill();
+    let _ = parent.wait();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("has exited: it is a zombie"), "{stderr}");
+}
+
+/// A non-dumpable target (`prctl(PR_SET_DUMPABLE, 0)`), aelm run by the same
+/// (unprivileged) user: the message says why being the same user is not
+/// enough. Needs root, `runuser` and the `nobody` user; skipped otherwise.
+#[test]
+fn a_non_dumpable_target_is_named_as_such() {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || Command::new("runuser").arg("--help").output().is_err() {
+        eprintln!("not root, or no runuser: skipped");
+        return;
+    }
+    // An interpreter `nobody` may run (the provisioned ones live under /root).
+    let system_python = std::path::Path::new("/usr/bin/python3");
+    if !system_python.exists() {
+        eprintln!("no /usr/bin/python3: skipped");
+        return;
+    }
+    // aelm's binary where `nobody` may run it.
+    let dir = std::env::temp_dir().join(format!("aelm-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bin = dir.join("aelm");
+    std::fs::copy(aelm_bin(), &bin).expect("copy aelm");
+    use std::os::unix::fs::PermissionsExt;
+    for p in [&dir, &bin] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut target = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(system_python)
+        .args([
+            "-c",
+            "import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); print('ready', flush=True); time.sleep(30)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runuser");
+    let mut first = String::new();
+    let _ = BufReader::new(target.stdout.take().expect("stdout")).read_line(&mut first);
+    // runuser's child is the python.
+    let pid = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", target.id()))
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap_or("0")
+        .to_string();
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(&bin)
+        .args(["attach", "--pid", &pid, "--duration", "1"])
+        .output()
+        .expect("aelm as nobody");
+    let _ = target.kill();
+    let _ = target.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if first.trim() != "ready" {
+        eprintln!("the target did not start as nobody ({first:?}): skipped");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the process is not dumpable"), "{stderr}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         vec!["attach"],
@@ -59,6 +153,61 @@ fn usage_errors_exit_2() {
         assert_eq!(code, 2, "{args:?}");
         assert!(stdout.is_empty());
     }
+}
+
+/// Values too large to mean anything, negative ones, and a metrics address
+/// that is not HOST:PORT are usage errors with a message, before attaching
+/// to anything. Before, a huge value panicked converting to a duration
+/// (exit 101; under `run`, after the program had started, which then ran
+/// on alone), `-1` read as an unknown option, and a bad address was found
+/// only after attaching (exit 1, "is the port already in use?").
+#[test]
+fn out_of_range_values_are_usage_errors() {
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["attach", "--pid", "1", "--threshold-ms", "1e300"],
+            "too large",
+        ),
+        (
+            &["attach", "--pid", "1", "--ongoing-ms", "1e300"],
+            "too large",
+        ),
+        (&["attach", "--pid", "1", "--duration", "1e20"], "too large"),
+        (
+            &["attach", "--pid", "1", "--threshold-ms", "-1"],
+            "must be a positive number",
+        ),
+        (
+            &["attach", "--pid", "1", "--duration", "-1"],
+            "must be a positive number",
+        ),
+        (
+            &["attach", "--pid", "1", "--metrics-addr", "nonsense"],
+            "is not HOST:PORT",
+        ),
+        (&["watch", "--scan-interval", "1e300"], "too large"),
+        (&["watch", "--max-targets", "0"], "at least 1"),
+        (&["summarize", "--top", "0", "-"], "at least 1"),
+    ];
+    for (args, says) in cases {
+        let (code, stdout, stderr) = run_aelm(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // `run` must fail before it starts the program.
+    let marker = scratch("huge-values").join("started");
+    let (code, _, stderr) = run_aelm(&[
+        "run",
+        "--threshold-ms",
+        "1e300",
+        "--",
+        "touch",
+        marker.to_str().unwrap_or("/nonexistent/x"),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!marker.exists(), "the program was started");
 }
 
 #[test]

@@ -70,8 +70,33 @@ fn ptrace_scope() -> String {
     }
 }
 
+/// The target's effective user id (from /proc/PID/status).
+fn target_euid(pid: i32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Whether the target is marked non-dumpable (setuid or setgid, or
+/// `prctl(PR_SET_DUMPABLE, 0)`): the kernel then gives its /proc files to
+/// root, whoever runs it.
+fn non_dumpable(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let owner = fs::metadata(format!("/proc/{pid}/mem")).map(|m| m.uid());
+    matches!((owner, target_euid(pid)), (Ok(0), Some(uid)) if uid != 0)
+}
+
 /// The error for a target whose memory aelm may not read.
 pub fn permission_error(pid: i32) -> anyhow::Error {
+    if non_dumpable(pid) {
+        return anyhow!(
+            "permission denied reading the memory of pid {pid} ({}): the process is not \
+             dumpable (it is setuid or setgid, or called prctl(PR_SET_DUMPABLE, 0)), so only \
+             root or a user with CAP_SYS_PTRACE may read it, even as the same user. \
+             See docs/usage.md#permissions",
+            comm(pid)
+        );
+    }
     anyhow!(
         "permission denied reading the memory of pid {pid} ({}): run aelm as the same user as \
          the target with ptrace allowed ({}), or as root or with CAP_SYS_PTRACE (in a container: \
@@ -81,6 +106,21 @@ pub fn permission_error(pid: i32) -> anyhow::Error {
         comm(pid),
         ptrace_scope()
     )
+}
+
+/// The parent of `pid` (from /proc/PID/stat), 0 when unknown.
+fn parent_of(pid: i32) -> i32 {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// Files mapped into the process that look like a CPython interpreter.
@@ -102,6 +142,14 @@ fn python_mappings(maps: &str) -> bool {
 fn preflight(pid: i32) -> Result<()> {
     if pid <= 0 || fs::metadata(format!("/proc/{pid}")).is_err() {
         bail!("no process with pid {pid}: check the pid (e.g. with `pgrep -af python`)");
+    }
+    if !is_alive(pid) {
+        bail!(
+            "process {pid} ({}) has exited: it is a zombie that its parent (pid {}) has not \
+             reaped yet, and has no memory left to read",
+            comm(pid),
+            parent_of(pid)
+        );
     }
     let maps = match fs::read_to_string(format!("/proc/{pid}/maps")) {
         Ok(m) => m,
