@@ -675,6 +675,33 @@ fn a_code_object_unused_for_a_while_is_checked_on_its_next_use() {
 }
 
 #[test]
+fn run_once_code_is_checked_on_its_next_use_after_a_sample_without_it() {
+    // Seen on 3.12 (2 runs in 29 under `aelm run`): a module's code object
+    // (`<module>` of traceback.py, run once at import, then freed) and a
+    // code object of selectors.py built at its address a few samples later:
+    // the idle loop's `select` read as traceback's module code, a 985 ms
+    // block of an idle loop. Within `RECHECK_IDLE` samples, so only a check
+    // of run-once code on its next use catches it.
+    let mut s = scene();
+    let other = s.fake.string("wonk");
+    let leaf = s.frames[0];
+    let cur = s.fake.l.ts_cframe.unwrap().1;
+    let mut r = s.fake.reader();
+    r.policy.revalidate_every = 1 << 40;
+    let l = Arc::clone(&r.layout);
+    // The leaf's code is module code: no CO_NEWLOCALS.
+    r.mem.poke(leaf.code + l.co_flags, &0u32.to_le_bytes());
+    assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "work");
+    r.mem.poke(CFRAME + cur, &HEAP.to_le_bytes());
+    for _ in 0..3 {
+        assert_eq!(r.stack(&THREAD).unwrap().len(), 3);
+    }
+    r.mem.poke_u64(leaf.code + l.co_name, other);
+    r.mem.poke(CFRAME + cur, &leaf.addr.to_le_bytes());
+    assert_eq!(r.stack(&THREAD).unwrap()[0].code.name, "wonk");
+}
+
+#[test]
 fn identical_frames_take_what_they_decoded_to_and_still_see_a_new_code() {
     let s = scene();
     let mut fake = s.fake;

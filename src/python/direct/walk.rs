@@ -56,7 +56,9 @@
 //! (3.12+ including `co_version`). An entry unused for more than
 //! `RECHECK_IDLE` samples is re-read the same way on its next use: a code
 //! object lives while a frame runs it, so it can only have been freed, and
-//! another built at its address, while no sample saw it. Lines are cached per (code, instruction offset); module names per
+//! another built at its address, while no sample saw it. Code that runs
+//! once (module and class bodies: no `CO_NEWLOCALS`) is freed as soon as it
+//! returns, so its entry is re-read on any use after a sample without it. Lines are cached per (code, instruction offset); module names per
 //! globals dict. A frame identical to the previous sample's frame at the
 //! same chain position (the same `RawFrame`) takes the `Frame` it decoded
 //! to then, skipping the code and line lookups, unless a code object left
@@ -591,6 +593,15 @@ impl<M: Memory> DirectReader<M> {
                 }
                 Some(known) => {
                     self.stats.frames_memo += 1;
+                    if let Decoded::Frame(f) = &known
+                        && !f.code.is_function()
+                        && let Some(e) = self.codes.get_mut(&f.code.id)
+                    {
+                        // Run-once code is checked on a use after a sample
+                        // without it (see `frame`): one that stays on the
+                        // stack (a script's `<module>`) is in use.
+                        e.used_at = samples;
+                    }
                     known
                 }
             };
@@ -748,7 +759,12 @@ impl<M: Memory> DirectReader<M> {
         // can only have gone stale (freed, and another code object made at
         // its address) while no sample saw it: one unused for a while is
         // checked again now, as is every entry now and then.
-        let idle = samples.saturating_sub(e.used_at) > RECHECK_IDLE;
+        // Code that runs once (a module's or a class body's, `exec`'d code:
+        // no `CO_NEWLOCALS`) is freed as soon as it is done, and its
+        // address soon reused: unless it was on the previous sample's stack,
+        // it is checked at once.
+        let unused = samples.saturating_sub(e.used_at);
+        let idle = unused > RECHECK_IDLE || (unused > 1 && !e.info.is_function());
         e.used_at = samples;
         if (idle || samples.saturating_sub(e.validated_at) >= self.policy.revalidate_every)
             && !to_validate.contains(&code)
