@@ -46,7 +46,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Attach to a running Python process and report event-loop blocks.
-    #[command(after_help = "Example:\n  aelm attach --pid 1234 --threshold-ms 10 | jq .")]
+    #[command(after_help = concat!(
+        "Example:\n  aelm attach --pid 1234 --threshold-ms 10 | jq .\n\n",
+        "Exit status: 0 done (the target exited or exec'd, --duration, Ctrl-C); 1 could not\n",
+        "attach, or failed; 2 usage error; 3 blocks seen, with --fail-on-block."
+    ))]
     Attach {
         /// Process id of the running Python program.
         ///
@@ -62,7 +66,12 @@ pub enum Command {
     ///
     /// The program's stdout goes to aelm's stderr, so stdout carries only aelm's lines.
     /// aelm exits with the program's exit status (or 3 with --fail-on-block).
-    #[command(after_help = "Example:\n  aelm run --threshold-ms 20 -- python app.py")]
+    #[command(after_help = concat!(
+        "Example:\n  aelm run --threshold-ms 20 -- python app.py\n\n",
+        "Exit status: the program's own when it fails (128 + N when signal N killed it);\n",
+        "otherwise 0 done; 1 could not attach, or failed; 2 usage error; 3 blocks seen,\n",
+        "with --fail-on-block."
+    ))]
     Run {
         #[command(flatten)]
         opts: WatchOpts,
@@ -260,7 +269,7 @@ pub struct WatchOpts {
     /// A block's duration is accurate to about one interval (1/HZ).
     ///
     /// Example: --rate 1000
-    #[arg(long, value_name = "HZ", value_parser = rate_hz, allow_negative_numbers = true)]
+    #[arg(long, short = 'r', value_name = "HZ", value_parser = rate_hz, allow_negative_numbers = true)]
     pub rate: Option<f64>,
 
     /// Stop after this many seconds.
@@ -268,7 +277,7 @@ pub struct WatchOpts {
     /// Fractions allowed. Without it, aelm runs until the target exits or it gets Ctrl-C.
     ///
     /// Example: --duration 2.5
-    #[arg(long, value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
+    #[arg(long, short = 'd', value_name = "SECONDS", value_parser = seconds, allow_negative_numbers = true)]
     pub duration: Option<f64>,
 
     /// Write the lines to FILE instead of stdout.

@@ -241,6 +241,14 @@ fn loop_internal(code: &CodeInfo) -> bool {
     matches!(asyncio_module(&code.file), Some(m) if m != "runners.py")
 }
 
+/// Python code known to drive coroutines itself, with no event loop: IPython
+/// runs a terminal cell's coroutine with `coro.send(None)` in
+/// `_pseudo_sync_runner` (IPython/core/async_helpers.py) when no loop is
+/// needed. Its caller is no runner of a loop in C.
+fn drives_coroutines_without_a_loop(code: &CodeInfo) -> bool {
+    last_name(code) == "_pseudo_sync_runner" && is_path(&code.file, "IPython/core/async_helpers.py")
+}
+
 /// Per-thread knowledge learned from earlier samples.
 #[derive(Debug, Default, Clone)]
 pub struct Learned {
@@ -319,7 +327,8 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
             let caller = &frames[k + 1];
             (frames[k].code.is_coroutine() == Some(true)
                 && caller.code.is_coroutine() == Some(false)
-                && !is_loop_internal(&caller.code))
+                && !is_loop_internal(&caller.code)
+                && !drives_coroutines_without_a_loop(&caller.code))
             .then(|| {
                 let site = (caller.code.id, caller.line);
                 if learned.runners.len() < MAX_LEARNED && !learned.runners.contains(&site) {

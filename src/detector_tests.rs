@@ -437,6 +437,45 @@ fn work_after_a_loop_in_c_returned_is_not_a_block() {
     assert_eq!(blocks[0].culprit.code.qualname, "main");
 }
 
+/// IPython's terminal runs a cell's coroutine by hand when no loop is
+/// needed (`_pseudo_sync_runner`): not a loop in C, so a slow cell there is
+/// no block.
+#[test]
+fn ipythons_pseudo_sync_runner_is_no_loop() {
+    let site = "/srv/venv/lib/python3.12/site-packages/IPython/core";
+    let cell = code(50, "<module>", "<ipython-input-3-b36>", false);
+    let run_cell = code(
+        51,
+        "InteractiveShell.run_cell_async",
+        &format!("{site}/interactiveshell.py"),
+        true,
+    );
+    let runner = code(
+        52,
+        "_pseudo_sync_runner",
+        &format!("{site}/async_helpers.py"),
+        false,
+    );
+    let outer = code(
+        53,
+        "InteractiveShell._run_cell",
+        &format!("{site}/interactiveshell.py"),
+        false,
+    );
+    let stack = vec![
+        fr(&cell, 1),
+        fr(&run_cell, 3518),
+        fr(&runner, 140),
+        fr(&outer, 3300),
+    ];
+    assert_eq!(
+        classify(&stack, &mut Learned::default(), false),
+        View::NotLoop
+    );
+    let (blocks, _) = detect(cfg(), &seq(vec![stack; 20]));
+    assert!(blocks.is_empty(), "{blocks:?}");
+}
+
 /// asyncio's loop methods replaced by Python code outside asyncio
 /// (`nest_asyncio.apply()` patches `run_forever`, `run_until_complete`,
 /// `_run_once` and `asyncio.run`): no frame of base_events.py and no
