@@ -91,7 +91,11 @@ pub enum Command {
     /// those with no event loop yet are kept in view and watched once a loop appears;
     /// other processes are ignored. Each process gets its own start and end line.
     #[command(
-        after_help = "Examples:\n  aelm watch --match 'uvicorn|gunicorn' --threshold-ms 20\n  aelm watch --metrics-addr 127.0.0.1:9464 --output /var/log/aelm.jsonl"
+        after_help = "Examples:\n  aelm watch --match 'uvicorn|gunicorn' --threshold-ms 20\n  aelm watch --metrics-addr 127.0.0.1:9464 --output /var/log/aelm.jsonl",
+        // One thread of one process, and a process's children, mean nothing
+        // to `watch`, which already follows every matching process.
+        mut_arg("thread", |a| a.hide(true)),
+        mut_arg("subprocesses", |a| a.hide(true))
     )]
     Watch {
         #[command(flatten)]

@@ -10,6 +10,18 @@ const EXIT_FAILED: i32 = 1;
 
 fn main() {
     let cli = Cli::parse();
+    if let Command::Watch { opts, .. } = &cli.command
+        && (opts.thread.is_some() || opts.subprocesses)
+    {
+        // Hidden from `watch --help`; refused rather than ignored.
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--thread and --subprocesses apply to attach and run: watch already follows \
+                 every matching process",
+            )
+            .exit();
+    }
     let result = match cli.command {
         Command::Attach { pid, opts } => session::run(Target::Pid(pid), &opts),
         Command::Run { opts, command } => session::run(Target::Command(command), &opts),

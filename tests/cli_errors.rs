@@ -163,7 +163,7 @@ fn usage_errors_exit_2() {
 /// only after attaching (exit 1, "is the port already in use?").
 #[test]
 fn out_of_range_values_are_usage_errors() {
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &["attach", "--pid", "1", "--threshold-ms", "1e300"],
             "too large",
@@ -188,6 +188,7 @@ fn out_of_range_values_are_usage_errors() {
         (&["watch", "--scan-interval", "1e300"], "too large"),
         (&["watch", "--max-targets", "0"], "at least 1"),
         (&["summarize", "--top", "0", "-"], "at least 1"),
+        (&["watch", "--subprocesses"], "apply to attach and run"),
     ];
     for (args, says) in cases {
         let (code, stdout, stderr) = run_aelm(args);
