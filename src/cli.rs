@@ -390,6 +390,23 @@ impl WatchOpts {
         Duration::from_secs_f64(1.0 / self.rate_hz())
     }
 
+    /// A warning when the threshold is shorter than three sample intervals:
+    /// a block is measured to about one interval, so blocks that short are
+    /// found or missed by chance.
+    pub fn threshold_warning(&self) -> Option<String> {
+        let interval = self.interval();
+        (self.threshold() < interval * 3).then(|| {
+            format!(
+                "aelm: warning: --threshold-ms {} is less than three sample intervals ({} us at \
+                 {} Hz): durations are accurate to about one interval, so blocks this short are \
+                 found or missed by chance",
+                self.threshold_ms,
+                interval.as_micros(),
+                self.rate_hz()
+            )
+        })
+    }
+
     pub fn duration(&self) -> Option<Duration> {
         self.duration.map(Duration::from_secs_f64)
     }
@@ -605,6 +622,20 @@ mod tests {
         };
         assert_eq!(opts.threshold_ms, 50.0);
         assert_eq!(opts.rate_hz(), 200.0);
+        assert_eq!(opts.threshold_warning(), None);
+        for (args, warned) in [
+            (&["--threshold-ms", "0.5"][..], false),
+            (&["--threshold-ms", "0.001"][..], true),
+            (&["--threshold-ms", "2", "--rate", "1000"][..], true),
+            (&["--threshold-ms", "3", "--rate", "1000"][..], false),
+        ] {
+            let mut argv = vec!["aelm", "attach", "--pid", "1"];
+            argv.extend_from_slice(args);
+            let Command::Attach { opts, .. } = parse(&argv).unwrap().command else {
+                panic!("attach expected")
+            };
+            assert_eq!(opts.threshold_warning().is_some(), warned, "{args:?}");
+        }
         let Command::Attach { opts, .. } =
             parse(&["aelm", "attach", "--pid", "1", "--threshold-ms", "10"])
                 .unwrap()

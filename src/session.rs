@@ -223,6 +223,9 @@ fn reap_child(mut child: Child) -> ChildStatus {
 
 /// Runs a session to its end; returns the exit status.
 pub fn run(target: Target, opts: &WatchOpts) -> Result<i32> {
+    if let Some(w) = opts.threshold_warning() {
+        eprintln!("{w}");
+    }
     let out = open_output(opts)?;
     let (stopper, stop_rx) = Stopper::new();
     let (pid, child_status) = match &target {
