@@ -65,22 +65,10 @@ fn all_pids() -> Vec<i32> {
 
 /// Parent pid of every process (from /proc/PID/stat).
 fn parents() -> HashMap<i32, i32> {
-    let mut map = HashMap::new();
-    for pid in all_pids() {
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised command: state, ppid, ...
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1))
-            .and_then(|p| p.parse().ok());
-        if let Some(ppid) = ppid {
-            map.insert(pid, ppid);
-        }
-    }
-    map
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| Some((pid, crate::proc_stat::parent(pid)?)))
+        .collect()
 }
 
 /// Every descendant of `root` (children, grandchildren, ...).
@@ -105,20 +93,10 @@ pub fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
-/// A process's start time (field 22 of /proc/PID/stat, clock ticks since
-/// boot): with the pid, it names one process even when pids are reused.
+/// A process's start time: with the pid, it names one process even when
+/// pids are reused.
 fn start_time(pid: i32) -> u64 {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()?
-                .split_whitespace()
-                .nth(19)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    crate::proc_stat::start_time(pid).unwrap_or(0)
 }
 
 /// A process's command line, NUL separators as spaces.

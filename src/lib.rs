@@ -14,6 +14,7 @@ pub mod follow;
 pub mod html;
 pub mod man;
 pub mod metrics;
+pub mod proc_stat;
 pub mod python;
 pub mod report;
 pub mod sample;

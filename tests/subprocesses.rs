@@ -27,12 +27,16 @@ fn get(port: u64, path: &str) -> bool {
     buf.starts_with("HTTP/1.1 200")
 }
 
-#[test]
-fn uvicorn_workers_are_followed() {
-    let Some(py) = pythons()
+/// An interpreter with uvicorn (3.11+, where its workers start quickly).
+fn uvicorn_python() -> Option<Python> {
+    pythons()
         .into_iter()
         .find(|p| p.has("uvicorn") && p.minor() >= 11)
-    else {
+}
+
+#[test]
+fn uvicorn_workers_are_followed() {
+    let Some(py) = uvicorn_python() else {
         eprintln!("no interpreter with uvicorn: skipped");
         return;
     };
@@ -180,10 +184,7 @@ fn child_pids(pid: u32) -> Vec<String> {
 /// watches them and gives no note about the master.
 #[test]
 fn a_master_without_a_loop_points_to_its_workers() {
-    let Some(py) = pythons()
-        .into_iter()
-        .find(|p| p.has("uvicorn") && p.minor() >= 11)
-    else {
+    let Some(py) = uvicorn_python() else {
         eprintln!("no interpreter with uvicorn: skipped");
         return;
     };

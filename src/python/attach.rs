@@ -45,17 +45,10 @@ pub fn comm(pid: i32) -> String {
 
 /// Whether the process still exists (and is not a zombie).
 pub fn is_alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // The state follows the parenthesised command name.
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next());
-            !matches!(state, Some("Z") | Some("X") | None)
-        }
-        Err(_) => false,
-    }
+    !matches!(
+        crate::proc_stat::state(pid).as_deref(),
+        Some("Z") | Some("X") | None
+    )
 }
 
 /// The kernel's ptrace policy, for permission messages.
@@ -108,21 +101,6 @@ pub fn permission_error(pid: i32) -> anyhow::Error {
     )
 }
 
-/// The parent of `pid` (from /proc/PID/stat), 0 when unknown.
-fn parent_of(pid: i32) -> i32 {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
 /// Files mapped into the process that look like a CPython interpreter.
 fn python_mappings(maps: &str) -> bool {
     maps.lines().any(|line| {
@@ -148,7 +126,7 @@ fn preflight(pid: i32) -> Result<()> {
             "process {pid} ({}) has exited: it is a zombie that its parent (pid {}) has not \
              reaped yet, and has no memory left to read",
             comm(pid),
-            parent_of(pid)
+            crate::proc_stat::parent(pid).unwrap_or(0)
         );
     }
     let maps = match fs::read_to_string(format!("/proc/{pid}/maps")) {
