@@ -662,10 +662,7 @@ fn run_waits_for_a_program_that_execs() {
         .expect("aelm run");
     let took = begun.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let lines = json_lines(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let end = lines.last().expect("lines");
     assert_eq!(end["type"], "end", "{lines:?}");

@@ -191,10 +191,7 @@ fn threads_started_after_aelm_are_named() {
         let out = aelm_run(py, "two_loops.py", &["--threshold-ms", "20"], &dir)
             .output()
             .expect("running aelm run");
-        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
+        let lines = json_lines(&out.stdout);
         let start = lines
             .iter()
             .find(|l| l["type"] == "start")
@@ -240,10 +237,7 @@ fn a_block_at_the_loops_start_under_run() {
             .env("AELM_BLOCK_MS", "40")
             .output()
             .expect("running aelm run");
-        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
+        let lines = json_lines(&out.stdout);
         let events = read_truth(&dir.join("truth.jsonl"));
         assert_eq!(
             truth_blocks(&events).len(),

@@ -356,6 +356,15 @@ impl Aelm {
     }
 }
 
+/// aelm's JSON lines from its captured stdout (lines that do not parse are
+/// left out; the tests that need every line to parse check that themselves).
+pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 pub fn blocks(lines: &[Value]) -> Vec<&Value> {
     lines
         .iter()
