@@ -2,15 +2,17 @@
 //! about one `process_vm_readv` a sample in steady state.
 //!
 //! Thread names are not something the direct reader decodes (they live in
-//! `threading._active`): they come from py-spy's `get_stack_traces()`, asked
-//! when a scan finds a thread not named yet. That call reads every thread's
-//! whole stack (about 0.5 ms a thread), and it runs on the sampler thread,
-//! which samples every target of the session: a target that starts threads
-//! all the time must not stall the others' samples, so lookups are spaced
-//! by [`NAME_LOOKUP_SHARE`] times what the last one cost, within
-//! [`NAME_LOOKUP_MIN`]..[`NAME_LOOKUP_MAX`]. A thread whose name a lookup
-//! did not find (one that has a thread state but is not in
-//! `threading._active` yet) is asked again, up to [`NAME_TRIES`] lookups.
+//! `threading._active`): they come from py-spy's `get_stack_traces()`. That
+//! call reads every thread's whole stack (about 0.5 ms a thread), and it runs
+//! on the sampler thread, which samples every target of the session: a
+//! target that starts threads all the time must not stall the others'
+//! samples (one lookup over 400 threads stalls them tens of milliseconds,
+//! enough to split their blocks). So scans look names up at most every
+//! [`NAME_LOOKUP_EVERY`], and otherwise only the sampler asks, for a loop
+//! thread it has just found ([`StackSource::name_now`]): rare, and the lines
+//! about that thread need its name. A thread whose name a lookup did not
+//! find (one not in `threading._active` yet) is asked again, up to
+//! [`NAME_TRIES`] lookups.
 
 use crate::addr_map::AddrMap;
 use std::collections::{HashMap, HashSet};
@@ -36,24 +38,15 @@ pub struct DirectSource {
     tries: HashMap<u64, u8>,
     /// py-spy, for thread names; `None` if it could not attach.
     spy: Option<PythonSpy>,
-    /// When names were last looked up, and how long the lookup took.
-    named_at: Option<(Instant, Duration)>,
+    /// When names were last looked up.
+    named_at: Option<Instant>,
 }
 
-/// Thread-name lookups take at most 1 / NAME_LOOKUP_SHARE of the sampler
-/// thread's time: the next waits this many times what the last one took.
-pub const NAME_LOOKUP_SHARE: u32 = 20;
-/// Least and most time between two thread-name lookups of one target.
-pub const NAME_LOOKUP_MIN: Duration = Duration::from_millis(20);
-pub const NAME_LOOKUP_MAX: Duration = Duration::from_secs(5);
+/// Least time between two thread-name lookups of one target's scans.
+pub const NAME_LOOKUP_EVERY: Duration = Duration::from_secs(5);
 /// Lookups that may miss a thread's name before it is left unnamed.
 pub const NAME_TRIES: u8 = 3;
 
-/// Whether a lookup that started `since` ago and took `cost` leaves room
-/// for the next one.
-fn lookup_due(since: Duration, cost: Duration) -> bool {
-    since >= (cost * NAME_LOOKUP_SHARE).clamp(NAME_LOOKUP_MIN, NAME_LOOKUP_MAX)
-}
 
 /// Thread ids as the target's PID namespace sees them, mapped to the ids
 /// aelm's namespace sees (from the `NSpid:` lines of
@@ -162,11 +155,10 @@ impl StackSource for DirectSource {
         if !unnamed.is_empty()
             && self
                 .named_at
-                .is_none_or(|(at, cost)| lookup_due(at.elapsed(), cost))
+                .is_none_or(|at| at.elapsed() >= NAME_LOOKUP_EVERY)
         {
-            let at = Instant::now();
+            self.named_at = Some(Instant::now());
             self.lookup_names(&unnamed);
-            self.named_at = Some((at, at.elapsed()));
         }
         let live: HashSet<u64> = threads.iter().map(|t| t.tstate).collect();
         self.names.retain(|k, _| live.contains(k));
@@ -192,9 +184,8 @@ impl StackSource for DirectSource {
             .filter(|t| !self.names.contains_key(&t.tstate))
             .collect();
         if !unnamed.is_empty() {
-            let at = Instant::now();
+            self.named_at = Some(Instant::now());
             self.lookup_names(&unnamed);
-            self.named_at = Some((at, at.elapsed()));
         }
         tids.iter()
             .filter_map(|&tid| {
@@ -227,24 +218,5 @@ impl StackSource for DirectSource {
             });
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn name_lookups_are_spaced_by_what_they_cost() {
-        let ms = Duration::from_millis;
-        // A cheap lookup: the next may come 20 ms later.
-        assert!(!lookup_due(ms(10), ms(0)));
-        assert!(lookup_due(ms(20), ms(0)));
-        // 10 ms (some 20 threads): 200 ms later, a twentieth of the time.
-        assert!(!lookup_due(ms(150), ms(10)));
-        assert!(lookup_due(ms(200), ms(10)));
-        // However dear, one every 5 s.
-        assert!(!lookup_due(ms(4_000), ms(1_000)));
-        assert!(lookup_due(ms(5_000), ms(1_000)));
     }
 }
