@@ -47,7 +47,6 @@ pub const NAME_LOOKUP_EVERY: Duration = Duration::from_secs(5);
 /// Lookups that may miss a thread's name before it is left unnamed.
 pub const NAME_TRIES: u8 = 3;
 
-
 /// Thread ids as the target's PID namespace sees them, mapped to the ids
 /// aelm's namespace sees (from the `NSpid:` lines of
 /// /proc/PID/task/*/status). Empty when both namespaces are the same.
