@@ -591,6 +591,36 @@ impl Target {
         }
         self.said_wait = true;
         match self.cfg.thread {
+            Some(tid)
+                if !std::path::Path::new(&format!("/proc/{}/task/{tid}", self.cfg.pid))
+                    .exists() =>
+            {
+                // Not a thread of this process now (a typo, or another
+                // process's thread id): say which ones it has.
+                let mut tids: Vec<String> =
+                    std::fs::read_dir(format!("/proc/{}/task", self.cfg.pid))
+                        .map(|d| {
+                            d.flatten()
+                                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                tids.sort_by_key(|t| t.parse::<u64>().unwrap_or(u64::MAX));
+                let more = tids.len().saturating_sub(16);
+                tids.truncate(16);
+                eprintln!(
+                    "aelm: pid {} has no thread {tid} (its threads: {}{}); waiting for one with \
+                     that id (Ctrl-C to stop). `aelm dump --pid {}` lists its Python threads",
+                    self.cfg.pid,
+                    tids.join(" "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    },
+                    self.cfg.pid
+                )
+            }
             Some(tid) => eprintln!(
                 "aelm: pid {} has no Python thread {tid} yet; waiting for it (Ctrl-C to stop)",
                 self.cfg.pid

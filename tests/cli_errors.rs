@@ -140,6 +140,28 @@ fn a_non_dumpable_target_is_named_as_such() {
     assert!(stderr.contains("the process is not dumpable"), "{stderr}");
 }
 
+/// `--thread` with an id that is no thread of the process (a typo, another
+/// process's thread): aelm says so and lists the process's threads, rather
+/// than only "no Python thread yet".
+#[test]
+fn thread_that_is_not_the_processs_is_named_as_such() {
+    let py = py();
+    let mut target = Command::new(&py.exe)
+        .args(["-c", "import time; time.sleep(30)"])
+        .spawn()
+        .expect("python");
+    let pid = target.id().to_string();
+    let (code, _, stderr) =
+        run_aelm(&["attach", "--pid", &pid, "--thread", "1", "--duration", "1"]);
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("has no thread 1 (its threads: {pid}")),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     for args in [
