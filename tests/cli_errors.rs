@@ -151,6 +151,8 @@ fn thread_that_is_not_the_processs_is_named_as_such() {
         .spawn()
         .expect("python");
     let pid = target.id().to_string();
+    // Past the interpreter's start-up.
+    std::thread::sleep(Duration::from_millis(500));
     let (code, _, stderr) =
         run_aelm(&["attach", "--pid", &pid, "--thread", "1", "--duration", "1"]);
     let _ = target.kill();
