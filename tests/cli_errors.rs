@@ -549,17 +549,26 @@ fn include_makes_library_code_the_culprit() {
         "lib_urlopen.py",
         &[("AELM_REPEAT", "1")],
     );
+    // The fixture's one recorded block is the longest: on a loaded machine
+    // another, short block can show up too (once seen here while other
+    // programs loaded both cores); whether aelm invents blocks on this
+    // fixture is `fixtures_attach::library_call_urlopen`'s business.
     let b = blocks(&lines);
-    assert_eq!(b.len(), 1, "{lines:?}");
+    let longest = b
+        .iter()
+        .max_by(|x, y| {
+            let d = |v: &serde_json::Value| v["duration_ms"].as_f64().unwrap_or(0.0);
+            d(x).total_cmp(&d(y))
+        })
+        .unwrap_or_else(|| panic!("no block: {lines:?}"));
     assert!(
-        b[0]["culprit"]["file"]
+        longest["culprit"]["file"]
             .as_str()
             .unwrap_or("")
             .ends_with("/socket.py"),
-        "{}",
-        b[0]
+        "{longest}"
     );
-    assert!(b[0].get("callee").is_none());
+    assert!(longest.get("callee").is_none());
 }
 
 #[test]
