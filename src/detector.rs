@@ -588,6 +588,20 @@ struct Track {
 /// block closed a few samples later (its end is its last busy sample).
 const ODD_IN_A_ROW: u8 = 4;
 
+impl Track {
+    /// Counts one odd sample; true while it is taken as a torn read (a
+    /// failed sample, counted in `failed`), false once `ODD_IN_A_ROW` in a
+    /// row are believed.
+    fn torn(&mut self, failed: &mut u64) -> bool {
+        self.odd += 1;
+        if self.odd < ODD_IN_A_ROW {
+            *failed += 1;
+            return true;
+        }
+        false
+    }
+}
+
 /// The streaming detector. Feed it samples in time order with [`push`];
 /// [`finish`] flushes blocks still in progress.
 ///
@@ -700,9 +714,7 @@ impl Detector {
                 // link caught mid-update) neither starts nor ends a block;
                 // `ODD_IN_A_ROW` in a row are the loop gone (code run from C
                 // at exit).
-                track.odd += 1;
-                if track.odd < ODD_IN_A_ROW {
-                    self.totals.failed_samples += 1;
+                if track.torn(&mut self.totals.failed_samples) {
                     continue;
                 }
                 track.loop_running = false;
@@ -795,12 +807,8 @@ impl Detector {
             .run
             .as_ref()
             .is_none_or(|r| r.foreign_context.unwrap_or(r.id.context) != ts.context);
-        if !goes_on && !switched {
-            track.odd += 1;
-            if track.odd < ODD_IN_A_ROW {
-                self.totals.failed_samples += 1;
-                return out;
-            }
+        if !goes_on && !switched && track.torn(&mut self.totals.failed_samples) {
+            return out;
         }
         track.odd = 0;
         if !goes_on && let Some(run) = track.run.take() {

@@ -93,6 +93,7 @@ impl DirectSource {
 
     /// Names of `threads` by pthread id, through py-spy.
     fn lookup_names(&mut self, threads: &[PyThread]) {
+        self.named_at = Some(Instant::now());
         if self.spy.is_none() {
             // py-spy could not attach (a thread deeper than its 4096-frame
             // limit): try again, at most once a lookup.
@@ -156,7 +157,6 @@ impl StackSource for DirectSource {
                 .named_at
                 .is_none_or(|at| at.elapsed() >= NAME_LOOKUP_EVERY)
         {
-            self.named_at = Some(Instant::now());
             self.lookup_names(&unnamed);
         }
         let live: HashSet<u64> = threads.iter().map(|t| t.tstate).collect();
@@ -183,7 +183,6 @@ impl StackSource for DirectSource {
             .filter(|t| !self.names.contains_key(&t.tstate))
             .collect();
         if !unnamed.is_empty() {
-            self.named_at = Some(Instant::now());
             self.lookup_names(&unnamed);
         }
         tids.iter()

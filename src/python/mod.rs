@@ -37,7 +37,6 @@ pub trait StackSource: Send {
     /// cheap), into vectors from `spares` where it can. A thread that is
     /// gone gives `Err(SampleError::Gone)`.
     fn sample(&mut self, tids: &[u64], spares: &mut Spares) -> anyhow::Result<Vec<ThreadSample>>;
-    /// Memory reads (system calls) the reader made so far, if it counts them.
     /// Names of the given threads (by tid, as the last scan gave them), looked
     /// up now if the last scan left them unnamed: for loop threads as they are
     /// found, so the lines about them carry their names. Threads still
@@ -45,6 +44,7 @@ pub trait StackSource: Send {
     fn name_now(&mut self, _tids: &[u64]) -> Vec<(u64, String)> {
         Vec::new()
     }
+    /// Memory reads (system calls) the reader made so far, if it counts them.
     fn reads(&self) -> Option<u64> {
         None
     }

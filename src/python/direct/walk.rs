@@ -58,7 +58,8 @@
 //! object lives while a frame runs it, so it can only have been freed, and
 //! another built at its address, while no sample saw it. Code that runs
 //! once (module and class bodies: no `CO_NEWLOCALS`) is freed as soon as it
-//! returns, so its entry is re-read on any use after a sample without it. Lines are cached per (code, instruction offset); module names per
+//! returns, so its entry is re-read on any use after a sample without it.
+//! Lines are cached per (code, instruction offset); module names per
 //! globals dict. A frame identical to the previous sample's frame at the
 //! same chain position (the same `RawFrame`) takes the `Frame` it decoded
 //! to then, skipping the code and line lookups, unless a code object left
