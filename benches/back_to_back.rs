@@ -62,7 +62,7 @@ fn main() -> Result<()> {
     let tids: Vec<u64> = source
         .scan()?
         .into_iter()
-        .filter(|t| matches!(&t.stack, Ok(f) if Detector::is_loop_stack(f)))
+        .filter(|t| matches!(&t.stack, Ok(f) if Detector::is_loop_stack(f, t.running_loop)))
         .map(|t| t.info.tid)
         .collect();
     if tids.is_empty() {

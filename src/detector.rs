@@ -259,6 +259,47 @@ pub struct Learned {
     runners: Vec<(u64, u32)>,
     /// Codes seen acting as a loop written in Python outside asyncio.
     loops: Vec<u64>,
+    /// The loop that the thread state says runs on the thread (3.13+), as
+    /// last seen, and what is known of it: found by a stdlib loop frame or
+    /// a named runner (`c_ruled`: those rules are enough), or the frames
+    /// (address, code), outermost first, that the thread's stacks have
+    /// agreed on since, down to its runner (see [`c_loop_runner`]).
+    c_loop: u64,
+    c_ruled: bool,
+    c_base: Vec<(u64, u64)>,
+    /// `c_base` was built by [`c_loop_runner`] from a stack of its own
+    /// choosing (no rule vouched for it), and how many stacks in a row
+    /// have shared nothing with it since.
+    c_guessed: bool,
+    c_odd: u32,
+}
+
+impl Learned {
+    /// A loop the thread state names, first seen now (or none): what was
+    /// known of the one before goes.
+    fn c_start(&mut self, running_loop: u64) {
+        self.c_loop = running_loop;
+        self.c_ruled = false;
+        self.c_base.clear();
+        self.c_guessed = false;
+        self.c_odd = 0;
+    }
+
+    /// The loop runs under a runner or loop frame that a rule found at
+    /// `outer` (an index from the innermost): noted the first time, so that
+    /// [`c_loop_runner`] knows the frames outward of it. A stdlib loop or a
+    /// named runner (`ruled`) needs nothing more.
+    fn c_found(&mut self, frames: &[Frame], outer: usize, running_loop: u64, ruled: bool) {
+        if running_loop == 0 || self.c_loop == running_loop {
+            return;
+        }
+        self.c_start(running_loop);
+        self.c_ruled = ruled;
+        if !ruled {
+            let base = frames[outer..].iter().rev().take(MAX_C_BASE);
+            self.c_base.extend(base.map(|f| (f.addr, f.code.id)));
+        }
+    }
 }
 
 /// Most codes [`Learned`] keeps of each kind.
@@ -302,13 +343,20 @@ fn loop_frame(frames: &[Frame], learned: &mut Learned) -> Option<usize> {
 /// Reads one stack (innermost first). `learned` remembers runners of loops
 /// in C found through code flags, so that later samples where a plain
 /// function sits on the runner are read right.
-pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
+///
+/// `running_loop` is the address of the loop the thread state says runs on
+/// the thread (3.13+), 0 when none does or the reader cannot tell.
+pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool, running_loop: u64) -> View {
+    if running_loop == 0 && learned.c_loop != 0 {
+        learned.c_start(0);
+    }
     if frames.is_empty() {
         return View::NotLoop;
     }
     // Stdlib loop, or a loop written in Python elsewhere: the innermost
     // loop frame.
     if let Some(l) = loop_frame(frames, learned) {
+        learned.c_found(frames, l, running_loop, true);
         // Idle: the selector's wait, called from the loop's `_run_once`
         // (a `select` a callback makes itself, e.g. in `subprocess`, is busy).
         if l == 1 && is_selector_wait(&frames[0].code) {
@@ -320,6 +368,9 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
     let runner = frames
         .iter()
         .position(|f| is_named_runner(&f.code) || learned.runners.contains(&(f.code.id, f.line)));
+    if let Some(r) = runner {
+        learned.c_found(frames, r, running_loop, is_named_runner(&frames[r].code));
+    }
     let runner = runner.or_else(|| {
         // Outermost coroutine frame whose caller is neither a coroutine nor
         // asyncio's loop-internal code: that caller is the runner.
@@ -334,9 +385,15 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
                 if learned.runners.len() < MAX_LEARNED && !learned.runners.contains(&site) {
                     learned.runners.push(site);
                 }
+                learned.c_found(frames, k + 1, running_loop, false);
                 k + 1
             })
         })
+    });
+    let runner = runner.or_else(|| {
+        (running_loop != 0)
+            .then(|| c_loop_runner(frames, learned, running_loop))
+            .flatten()
     });
     let runner = match runner {
         Some(r) => r,
@@ -347,6 +404,72 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool) -> View {
         return View::Idle;
     }
     callback_inward_of(frames, runner)
+}
+
+/// Most frames [`Learned::c_base`] holds.
+const MAX_C_BASE: usize = 1024;
+
+/// Stacks in a row sharing nothing with a guessed [`Learned::c_base`] after
+/// which it is guessed again (it came from a torn read).
+const C_ODD_RESEED: u32 = 32;
+
+/// The runner of a loop in C that the thread state says runs, found by no
+/// other rule in this stack: an application's `loop.run_forever()` on
+/// uvloop whose callbacks are plain functions (a protocol's
+/// `data_received`, `call_later`), where no coroutine, or none at this call
+/// site, shows where the loop is. Such a loop calls each callback from C,
+/// and while it waits its runner is the innermost frame; every stack of the
+/// thread holds the runner while the loop runs. So the runner is, among the
+/// frames every stack has agreed on since the loop was first seen running
+/// (or since a rule found its runner), the innermost one that calls a frame
+/// called from C, or the leaf when the stack is no deeper than those frames
+/// (waiting). When neither is among them, they are stale (the same loop
+/// object run again from deeper down between two samples) and this stack
+/// starts them again. `None` for a loop the rules find by its frames (a
+/// stdlib loop, a named runner: a stack without them is not the loop's),
+/// and for a stack that shares not even its outermost frame with them
+/// (another stack: a greenlet's, or a torn read).
+fn c_loop_runner(frames: &[Frame], learned: &mut Learned, running_loop: u64) -> Option<usize> {
+    let n = frames.len();
+    let outward = || frames.iter().rev().map(|f| (f.addr, f.code.id));
+    // The runner among the first `common` frames from the outermost, as an
+    // index from the innermost (the base is then the `n - k` outermost).
+    let pick = |common: usize| {
+        ((n - common).max(1)..n)
+            .find(|&k| frames[k - 1].from_c)
+            .or((common == n).then_some(0))
+    };
+    if learned.c_loop == running_loop {
+        if learned.c_ruled {
+            return None;
+        }
+        if !learned.c_base.is_empty() {
+            let common = learned
+                .c_base
+                .iter()
+                .zip(outward())
+                .take_while(|(b, f)| **b == *f)
+                .count();
+            if common == 0 {
+                learned.c_odd += 1;
+                if !learned.c_guessed || learned.c_odd < C_ODD_RESEED {
+                    return None;
+                }
+            } else {
+                learned.c_odd = 0;
+                if let Some(k) = pick(common) {
+                    learned.c_base.truncate(n - k);
+                    return Some(k);
+                }
+            }
+        }
+    }
+    learned.c_start(running_loop);
+    learned.c_guessed = true;
+    learned.c_base.extend(outward().take(MAX_C_BASE));
+    let k = pick(learned.c_base.len()).unwrap_or(0);
+    learned.c_base.truncate(n - k);
+    Some(k)
 }
 
 /// The callback whose root is the first frame inward of `outer` that is not
@@ -652,8 +775,9 @@ impl Detector {
 
     /// Tells whether a stack shows an event loop (used by the sampler to
     /// pick the threads worth sampling).
-    pub fn is_loop_stack(frames: &[Frame]) -> bool {
-        classify(frames, &mut Learned::default(), false) != View::NotLoop
+    /// `running_loop`: as [`ThreadSample::running_loop`](crate::sample::ThreadSample).
+    pub fn is_loop_stack(frames: &[Frame], running_loop: u64) -> bool {
+        classify(frames, &mut Learned::default(), false, running_loop) != View::NotLoop
     }
 
     /// Consumes one sample; returns the blocks it completes or reports as
@@ -689,7 +813,7 @@ impl Detector {
                 }
             }
             let track = self.tracks.entry(ts.tid).or_default();
-            let view = classify(frames, &mut track.learned, forced);
+            let view = classify(frames, &mut track.learned, forced, ts.running_loop);
             let bottom = frames.last().map_or(0, |f| f.addr);
             if view != View::NotLoop {
                 track.base = bottom;

@@ -25,6 +25,7 @@ fn fr(code: &Arc<CodeInfo>, line: u32) -> Frame {
         line,
         addr: 0,
         handle: 0,
+        from_c: false,
     }
 }
 
@@ -106,6 +107,7 @@ fn seq(stacks: Vec<Vec<Frame>>) -> Vec<Sample> {
                 tid: 7,
                 stack: Ok(s),
                 context: 0,
+                running_loop: 0,
             }],
         })
         .collect()
@@ -425,10 +427,10 @@ fn work_after_a_loop_in_c_returned_is_not_a_block() {
     let after = vec![fr(&work, 7), fr(&module, 43)];
     let mut learned = Learned::default();
     assert!(matches!(
-        classify(&busy_coro, &mut learned, false),
+        classify(&busy_coro, &mut learned, false, 0),
         View::Callback { .. }
     ));
-    assert_eq!(classify(&after, &mut learned, false), View::NotLoop);
+    assert_eq!(classify(&after, &mut learned, false, 0), View::NotLoop);
     let mut stacks = vec![busy_coro; 3];
     stacks.extend(vec![vec![fr(&module, 40)]; 2]);
     stacks.extend(vec![after; 10]);
@@ -469,7 +471,7 @@ fn ipythons_pseudo_sync_runner_is_no_loop() {
         fr(&outer, 3300),
     ];
     assert_eq!(
-        classify(&stack, &mut Learned::default(), false),
+        classify(&stack, &mut Learned::default(), false, 0),
         View::NotLoop
     );
     let (blocks, _) = detect(cfg(), &seq(vec![stack; 20]));
@@ -509,8 +511,11 @@ fn a_loop_written_in_python_outside_asyncio_is_a_loop() {
     let idle: Vec<Frame> = std::iter::once(select)
         .chain(outer.iter().cloned())
         .collect();
-    assert!(Detector::is_loop_stack(&idle));
-    assert_eq!(classify(&idle, &mut Learned::default(), false), View::Idle);
+    assert!(Detector::is_loop_stack(&idle, 0));
+    assert_eq!(
+        classify(&idle, &mut Learned::default(), false, 0),
+        View::Idle
+    );
     let h = code(10, "handler", APP, true);
     let work = code(11, "work_sync", APP, false);
     let inner = code(12, "inner", APP, true);
@@ -570,7 +575,10 @@ fn a_loop_patched_while_it_runs_is_read_by_its_patched_frames() {
     let idle: Vec<Frame> = std::iter::once(select)
         .chain(outer.iter().cloned())
         .collect();
-    assert_eq!(classify(&idle, &mut Learned::default(), false), View::Idle);
+    assert_eq!(
+        classify(&idle, &mut Learned::default(), false, 0),
+        View::Idle
+    );
     let h = code(10, "cell", APP, true);
     let mut busy = vec![fr(&h, 3), fr(&handle_run, 84)];
     busy.extend(outer.iter().cloned());
@@ -604,7 +612,7 @@ fn a_function_named_like_a_loop_is_not_one_without_evidence() {
         fr(&run_once, 20),
         fr(&code(8, "<module>", APP, false), 50),
     ];
-    assert!(!Detector::is_loop_stack(&stack));
+    assert!(!Detector::is_loop_stack(&stack, 0));
     let (blocks, _) = detect(cfg(), &seq(vec![stack; 6]));
     assert!(blocks.is_empty());
 }
@@ -624,16 +632,19 @@ fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
                     tid: 1,
                     stack: Ok(busy.clone()),
                     context: 0,
+                    running_loop: 0,
                 },
                 ThreadSample {
                     tid: 2,
                     stack: Ok(vec![fr(&worker, 1)]),
                     context: 0,
+                    running_loop: 0,
                 },
                 ThreadSample {
                     tid: 3,
                     stack: Ok(busy.clone()),
                     context: 0,
+                    running_loop: 0,
                 },
             ],
         })
@@ -658,6 +669,7 @@ fn a_gap_in_observation_ends_the_block() {
                 tid: 7,
                 stack: Ok(busy.clone()),
                 context: 0,
+                running_loop: 0,
             }],
         });
     }
@@ -724,6 +736,7 @@ fn a_long_block_survives_a_short_hole_in_observation() {
                 tid: 7,
                 stack: Ok(busy.clone()),
                 context: 0,
+                running_loop: 0,
             }],
         });
     }
@@ -788,10 +801,22 @@ fn a_lone_frame_without_a_stack_switch_does_not_split_a_block() {
     s.push((vec![lone], 4));
     s.extend(times(20, (g.on_greenlet(), 4)));
     s.extend(times(3, (g.idle(), 5)));
-    let (blocks, totals) = detect(cfg(), &with_contexts(s));
-    let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
-    assert_eq!(sizes, vec![40, 40], "{blocks:?}");
-    assert_eq!(totals.failed_samples, 2);
+    // The same where the thread state names the running loop (3.13+): the
+    // stdlib loop's frames say all, the lone frame is no loop of its own.
+    for running_loop in [0, 0x7f00_0000] {
+        let (blocks, totals) = detect(cfg(), &with_loop(with_contexts(s.clone()), running_loop));
+        let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
+        assert_eq!(sizes, vec![40, 40], "{blocks:?}");
+        assert_eq!(totals.failed_samples, 2);
+    }
+}
+
+/// `samples` with every thread's running loop set to `running_loop`.
+fn with_loop(mut samples: Vec<Sample>, running_loop: u64) -> Vec<Sample> {
+    for t in samples.iter_mut().flat_map(|s| s.threads.iter_mut()) {
+        t.running_loop = running_loop;
+    }
+    samples
 }
 
 mod greenlets {
@@ -871,14 +896,18 @@ fn a_callback_that_switches_to_a_greenlet_stays_one_block() {
     // And back to the callback: one more.
     s.extend(times(2, (g.in_task(), 7)));
     s.extend(times(3, (g.idle(), 9)));
-    let (blocks, _) = detect(cfg(), &with_contexts(s));
-    assert_eq!(blocks.len(), 1, "{blocks:?}");
-    let b = &blocks[0];
-    assert_eq!(b.samples, 24);
-    assert_eq!(b.duration, Duration::from_millis(120));
-    assert_eq!(b.callback.code.qualname, "load_all");
-    assert_eq!(b.culprit.code.qualname, "slow_sync");
-    assert_eq!(b.culprit.line, 15);
+    // Also with the running loop named by the thread state (3.13+): the
+    // greenlet's stack is still another stack, not the loop's.
+    for running_loop in [0, 0x7f00_0000] {
+        let (blocks, _) = detect(cfg(), &with_loop(with_contexts(s.clone()), running_loop));
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
+        let b = &blocks[0];
+        assert_eq!(b.samples, 24);
+        assert_eq!(b.duration, Duration::from_millis(120));
+        assert_eq!(b.callback.code.qualname, "load_all");
+        assert_eq!(b.culprit.code.qualname, "slow_sync");
+        assert_eq!(b.culprit.line, 15);
+    }
 }
 
 #[test]
@@ -955,16 +984,16 @@ fn a_frozen_application_with_relative_paths_is_read_like_any() {
     ];
     busy.extend(outer.iter().cloned());
     let mut learned = Learned::default();
-    assert_eq!(classify(&idle, &mut learned, false), View::Idle);
+    assert_eq!(classify(&idle, &mut learned, false, 0), View::Idle);
     assert!(matches!(
-        classify(&busy, &mut learned, false),
+        classify(&busy, &mut learned, false, 0),
         View::Callback { root: 1, .. }
     ));
     // A `selectors.py` of some package is not the stdlib's.
     let mut other = idle.clone();
     other[0] = fr(&f(12, "select", "vendor/myselectors.py"), 3);
     assert!(matches!(
-        classify(&other, &mut learned, false),
+        classify(&other, &mut learned, false, 0),
         View::Callback { .. }
     ));
     let mut s = vec![idle.clone(); 3];
@@ -1058,4 +1087,143 @@ fn a_torn_sample_before_a_greenlet_does_not_hide_it() {
     let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
     assert_eq!(sizes, vec![40], "{blocks:?}");
     assert_eq!(totals.failed_samples, 2);
+}
+
+/// A loop in C the application runs itself (`serve` calls uvloop's
+/// `run_forever` from `<module>`), with plain callbacks only: frames with
+/// addresses. The idle stack (the runner is the leaf).
+fn app_run_c_loop() -> Vec<Frame> {
+    let module = code(1, "<module>", APP, false);
+    let serve = code(2, "serve", APP, false);
+    vec![at(&serve, 115, 0x2000), at(&module, 126, 0x1000)]
+}
+
+fn at(c: &Arc<CodeInfo>, line: u32, addr: u64) -> Frame {
+    Frame {
+        addr,
+        ..fr(c, line)
+    }
+}
+
+/// Callback `cb` (its frame at `addr`) called from C on the runner of `idle`.
+fn called_from_c(idle: &[Frame], cb: &Arc<CodeInfo>, addr: u64, line: u32) -> Vec<Frame> {
+    let mut v = vec![Frame {
+        from_c: true,
+        ..at(cb, line, addr)
+    }];
+    v.extend(idle.iter().cloned());
+    v
+}
+
+fn vec_of<T: Clone>(n: usize, x: T) -> Vec<T> {
+    vec![x; n]
+}
+
+fn with_running_loop(stacks: Vec<(Vec<Frame>, u64)>) -> Vec<Sample> {
+    let loops: Vec<u64> = stacks.iter().map(|s| s.1).collect();
+    let mut samples = seq(stacks.into_iter().map(|s| s.0).collect());
+    for (s, l) in samples.iter_mut().zip(loops) {
+        s.threads[0].running_loop = l;
+    }
+    samples
+}
+
+#[test]
+fn plain_callbacks_of_a_loop_in_c_the_thread_state_names_are_blocks() {
+    let idle = app_run_c_loop();
+    let busy = |cb: &Arc<CodeInfo>, addr, line| called_from_c(&idle, cb, addr, line);
+    let tick = code(10, "tick", APP, false);
+    let data = code(11, "Handler.data_received", APP, false);
+    const L: u64 = 0x7f00_0000;
+    let mut s = Vec::new();
+    // From the first sample on, inside a callback: the callback called from
+    // C says where the runner is.
+    s.extend(vec_of(6, (busy(&tick, 0x3000, 43), L)));
+    s.extend(vec_of(4, (idle.clone(), L)));
+    s.extend(vec_of(5, (busy(&data, 0x3000, 77), L)));
+    s.extend(vec_of(4, (idle.clone(), L)));
+    let (blocks, _) = detect(cfg(), &with_running_loop(s.clone()));
+    let got: Vec<(&str, u32)> = blocks
+        .iter()
+        .map(|b| (b.culprit.code.qualname.as_str(), b.samples))
+        .collect();
+    assert_eq!(got, [("tick", 6), ("Handler.data_received", 5)]);
+
+    // Without the thread state's word (before 3.13), no loop is seen.
+    let (blocks, _) = detect(
+        cfg(),
+        &with_running_loop(s.into_iter().map(|x| (x.0, 0)).collect()),
+    );
+    assert!(blocks.is_empty());
+    assert!(Detector::is_loop_stack(&idle, L));
+    assert!(!Detector::is_loop_stack(&idle, 0));
+}
+
+#[test]
+fn a_loop_in_c_run_again_from_deeper_down_is_read_from_its_new_runner() {
+    // The same loop object run again (same address, its stop and restart
+    // between two samples) from a function `setup` called by `<module>`: the
+    // frames learned for the first run are too shallow. A stack whose frame
+    // inward of them was not called from C shows it: no invented block.
+    let idle = app_run_c_loop();
+    let module = idle[1].clone();
+    let setup = Frame {
+        addr: 0x2800,
+        ..fr(&code(3, "setup", APP, false), 20)
+    };
+    let tick = code(10, "tick", APP, false);
+    const L: u64 = 0x7f00_0000;
+    let mut s = Vec::new();
+    s.extend(vec_of(4, (vec![module.clone()], L)));
+    let deeper_idle = vec![setup.clone(), module.clone()];
+    let mut deeper_busy = vec![Frame {
+        from_c: true,
+        addr: 0x3000,
+        ..fr(&tick, 43)
+    }];
+    deeper_busy.extend(deeper_idle.iter().cloned());
+    s.extend(vec_of(6, (deeper_idle.clone(), L)));
+    s.extend(vec_of(5, (deeper_busy, L)));
+    s.extend(vec_of(6, (deeper_idle, L)));
+    let (blocks, _) = detect(cfg(), &with_running_loop(s));
+    let got: Vec<(&str, u32)> = blocks
+        .iter()
+        .map(|b| (b.culprit.code.qualname.as_str(), b.samples))
+        .collect();
+    assert_eq!(got, [("tick", 5)]);
+}
+
+#[test]
+fn a_loop_in_c_that_stops_leaves_no_runner_behind() {
+    // The loop stops (the thread state's word cleared) and the runner's
+    // function goes on with synchronous work in no loop: not a block; nor
+    // is another stack (a torn read, a greenlet's) taken for the loop.
+    let idle = app_run_c_loop();
+    let tick = code(10, "tick", APP, false);
+    let report = code(12, "write_report", APP, false);
+    const L: u64 = 0x7f00_0000;
+    let mut after = vec![fr(&report, 9)];
+    after.extend(idle.iter().cloned());
+    let lone = vec![Frame {
+        addr: 0x9000,
+        ..fr(&report, 9)
+    }];
+    let mut s = Vec::new();
+    s.extend(vec_of(3, (idle.clone(), L)));
+    s.push((lone.clone(), L));
+    s.extend(vec_of(3, (idle.clone(), L)));
+    s.extend(vec_of(5, (called_from_c(&idle, &tick, 0x3000, 43), L)));
+    s.extend(vec_of(8, (after.clone(), 0)));
+    let samples = with_running_loop(s);
+    let (blocks, _) = detect(cfg(), &samples);
+    let got: Vec<&str> = blocks
+        .iter()
+        .map(|b| b.culprit.code.qualname.as_str())
+        .collect();
+    assert_eq!(got, ["tick"]);
+    let mut learned = Learned::default();
+    assert_eq!(classify(&idle, &mut learned, false, L), View::Idle);
+    assert_eq!(classify(&lone, &mut learned, false, L), View::NotLoop);
+    assert_eq!(classify(&idle, &mut learned, false, L), View::Idle);
+    assert_eq!(classify(&after, &mut learned, false, 0), View::NotLoop);
 }

@@ -22,7 +22,7 @@ pub fn run(pid: i32, kind: ReaderKind) -> Result<i32> {
     for t in threads {
         let v = match &t.stack {
             Ok(frames) => {
-                let view = match classify(frames, &mut Learned::default(), false) {
+                let view = match classify(frames, &mut Learned::default(), false, t.running_loop) {
                     View::NotLoop => json!("not-loop"),
                     View::Idle => json!("idle"),
                     View::Machinery => json!("machinery"),
@@ -44,10 +44,17 @@ pub fn run(pid: i32, kind: ReaderKind) -> Result<i32> {
                             "coroutine": f.code.is_coroutine(),
                             "addr": format!("{:#x}", f.addr),
                             "handle": format!("{:#x}", f.handle),
+                            "from_c": f.from_c,
                         })
                     })
                     .collect();
-                json!({"tid": t.info.tid, "thread": t.info.name, "loop": view, "stack": stack})
+                json!({
+                    "tid": t.info.tid,
+                    "thread": t.info.name,
+                    "loop": view,
+                    "running_loop": (t.running_loop != 0).then(|| format!("{:#x}", t.running_loop)),
+                    "stack": stack,
+                })
             }
             Err(e) => json!({"tid": t.info.tid, "thread": t.info.name, "error": format!("{e:?}")}),
         };

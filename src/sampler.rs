@@ -476,7 +476,9 @@ impl Target {
                 None => {
                     // Sticky: a loop thread stays watched while it exists.
                     self.threads.contains_key(&t.info.tid)
-                        || t.stack.as_ref().is_ok_and(|f| Detector::is_loop_stack(f))
+                        || t.stack
+                            .as_ref()
+                            .is_ok_and(|f| Detector::is_loop_stack(f, t.running_loop))
                 }
             };
             if keep {
@@ -664,6 +666,7 @@ impl Target {
                         tid,
                         stack: Err(SampleError::Torn),
                         context: 0,
+                        running_loop: 0,
                     })
                     .collect()
             }

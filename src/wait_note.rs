@@ -194,6 +194,7 @@ mod tests {
             line,
             addr: 0,
             handle: 0,
+            from_c: false,
         }
     }
 
@@ -204,6 +205,7 @@ mod tests {
                 name: Some("MainThread".into()),
             },
             stack,
+            running_loop: 0,
         }
     }
 

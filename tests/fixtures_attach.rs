@@ -281,6 +281,37 @@ fn work_after_a_loop_in_c_returned() {
 }
 
 #[test]
+fn plain_callbacks_of_an_application_run_loop_in_c() {
+    // `loop.run_forever()` on uvloop called by the application, every
+    // callback a plain function called from C (`call_later`, a protocol
+    // server's `data_received`): no coroutine frame shows where the loop
+    // is. From 3.13 the thread state names the loop running on the thread
+    // (`asyncio_running_loop`); before, the loop is not found (documented).
+    let mut problems = Vec::new();
+    let mut ran = Vec::new();
+    for py in pythons() {
+        if py.minor() < 13 {
+            eprintln!("c_loop_callbacks.py skipped on {}: needs 3.13+", py.version);
+            continue;
+        }
+        for shape in ["call-later", "protocol"] {
+            match check_one(&py, "c_loop_callbacks.py", &["--shape", shape], false) {
+                Ok((p, _)) => {
+                    problems.extend(p);
+                    ran.push(format!("{} {shape}", py.version));
+                }
+                Err(skip) => eprintln!("{skip}"),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        !ran.is_empty(),
+        "no interpreter 3.13+ with uvloop (scripts/provision-pythons.sh)"
+    );
+}
+
+#[test]
 fn sync_code_in_a_greenlet() {
     // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
     // own stack, whose frames do not link to the loop's. Before, those

@@ -25,6 +25,9 @@
 #include "internal/pycore_frame.h"
 #include "internal/pycore_dict.h"
 #endif
+#if PY_VERSION_HEX >= 0x030d0000
+#include "internal/pycore_tstate.h"
+#endif
 #if PY_VERSION_HEX >= 0x030e0000
 #include "internal/pycore_debug_offsets.h"
 #include "internal/pycore_interpframe_structs.h"
@@ -114,6 +117,15 @@ int main(void) {
 #endif
     SOME(ts_datastack_chunk, offsetof(PyThreadState, datastack_chunk), "cpython/pystate.h");
     SOME(ts_datastack_top, offsetof(PyThreadState, datastack_top), "cpython/pystate.h");
+#endif
+    /* The loop running on the thread, which asyncio's C accelerator (and so
+     * uvloop, through asyncio._set_running_loop) keeps in every thread state
+     * from 3.13: each PyThreadState is allocated as a _PyThreadStateImpl. */
+#if PY_VERSION_HEX >= 0x030d0000
+    SOME(tsi_asyncio_running_loop, offsetof(_PyThreadStateImpl, asyncio_running_loop),
+         "internal/pycore_tstate.h");
+#else
+    NONE(tsi_asyncio_running_loop, "before 3.13 the running loop is an entry of the thread's dict");
 #endif
 
     /* data stack chunks (3.11+) */

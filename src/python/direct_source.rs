@@ -171,6 +171,7 @@ impl StackSource for DirectSource {
                     name: self.names.get(&t.tstate).cloned().flatten(),
                 },
                 stack: self.reader.stack(t),
+                running_loop: self.reader.last_running_loop(),
             });
         }
         Ok(out)
@@ -208,11 +209,11 @@ impl StackSource for DirectSource {
                 Some(t) => self.reader.stack_into(t, spares.frames()),
                 None => Err(SampleError::Gone),
             };
-            let context = self.reader.last_context_ver();
             out.push(ThreadSample {
                 tid,
                 stack,
-                context,
+                context: self.reader.last_context_ver(),
+                running_loop: self.reader.last_running_loop(),
             });
         }
         Ok(out)

@@ -80,6 +80,7 @@ impl PySpySource {
                 line: f.line.max(0) as u32,
                 addr: 0,
                 handle: 0,
+                from_c: false,
             })
             .collect()
     }
@@ -105,6 +106,7 @@ impl StackSource for PySpySource {
                     name: t.thread_name.clone(),
                 },
                 stack: Ok(self.frames(t)),
+                running_loop: 0,
             })
             .collect())
     }
@@ -122,6 +124,7 @@ impl StackSource for PySpySource {
                     tid,
                     stack,
                     context: 0,
+                    running_loop: 0,
                 }
             })
             .collect())

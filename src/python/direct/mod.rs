@@ -95,6 +95,9 @@ struct ThreadCache {
     /// (most recent first), with the sample count when each was last the
     /// innermost frame; read speculatively while recent.
     recent_tops: [(u64, u64); RECENT_TOPS],
+    /// The running loop's word as last read, and the sample count then.
+    running_loop: u64,
+    loop_read_at: u64,
 }
 
 /// What one raw frame decoded to, kept for the next sample.
@@ -173,6 +176,8 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     scratch: Vec<u64>,
     /// `PyThreadState.context_ver` as of the last `stack()` (0: unknown).
     context_ver: u64,
+    /// `asyncio_running_loop` as of the last `stack()` (0: none or unknown).
+    running_loop: u64,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -293,6 +298,7 @@ impl<M: Memory> DirectReader<M> {
             batch: Batch::default(),
             scratch: Vec::new(),
             context_ver: 0,
+            running_loop: 0,
             policy: Policy::default(),
             stats: Stats::default(),
         }
@@ -302,6 +308,12 @@ impl<M: Memory> DirectReader<M> {
     /// changes at every `Context.run`, i.e. at every asyncio callback.
     pub fn last_context_ver(&self) -> u64 {
         self.context_ver
+    }
+
+    /// The address of the loop running on the thread, read with the last
+    /// [`Self::stack`] call (3.13+; 0 when none runs or before 3.13).
+    pub fn last_running_loop(&self) -> u64 {
+        self.running_loop
     }
 
     /// "3.11.7".

@@ -42,6 +42,7 @@ pub struct HeaderOffsets {
     pub ts_current_frame: Option<u64>,
     pub ts_datastack_chunk: Option<u64>,
     pub ts_datastack_top: Option<u64>,
+    pub tsi_asyncio_running_loop: Option<u64>,
     pub chunk_previous: Option<u64>,
     pub chunk_size: Option<u64>,
     pub chunk_data: Option<u64>,
@@ -216,6 +217,11 @@ pub struct Layout {
     pub ts_cframe: Option<(u64, u64)>,
     pub ts_datastack_chunk: Option<u64>,
     pub ts_datastack_top: Option<u64>,
+    /// 3.13+: `_PyThreadStateImpl.asyncio_running_loop`, the loop running on
+    /// the thread (NULL when none), which asyncio's C accelerator keeps for
+    /// `asyncio.get_running_loop()`: set by the stdlib loops and by uvloop
+    /// alike. Before 3.13 it lives in the thread's dict: `None`.
+    pub ts_running_loop: Option<u64>,
     pub chunk_size: u64,
     /// `offsetof(_PyStackChunk, data)`: the reader walks from
     /// `datastack_top` down; the fake target of the tests lays chunks out.
@@ -277,7 +283,9 @@ impl Layout {
         end as usize
     }
 
-    /// The `[lo, hi)` range of the thread state the sampler reads each time.
+    /// The `[lo, hi)` range of the thread state the sampler reads each time
+    /// (the running loop's word, past the public `PyThreadState`, is read
+    /// with it only where that adds no page: see `walk.rs`).
     pub fn ts_range(&self) -> (u64, u64) {
         // Called every sample: no allocation.
         let fields = [
@@ -422,6 +430,7 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         ts_cframe,
         ts_datastack_chunk: h.ts_datastack_chunk,
         ts_datastack_top: h.ts_datastack_top,
+        ts_running_loop: h.tsi_asyncio_running_loop,
         chunk_data: h.chunk_data.unwrap_or(24),
         chunk_size: h.chunk_size.unwrap_or(8),
         f_code,
@@ -526,6 +535,14 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
         chunk,
     )?);
 
+    // Not published: `_PyThreadStateImpl` begins with the `PyThreadState`
+    // whose size the debug offsets give; kept from the table, rebased on it.
+    let ts_size = get(h.dbg_ts_size, "thread_state.size")?;
+    layout.ts_running_loop = match h.tsi_asyncio_running_loop {
+        Some(v) => Some(rebase(v, h.ts_size, ts_size)?),
+        None => None,
+    };
+
     let prev = get(h.dbg_iframe_previous, "interpreter_frame.previous")?;
     layout.f_previous = prev;
     layout.f_code = get(h.dbg_iframe_executable, "interpreter_frame.executable")?;
@@ -568,6 +585,7 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
     layout.notes.push(format!(
         "offsets: _Py_DebugOffsets read from _PyRuntime at {runtime:#x} (version {version:#x}); \
          from the header table (rebased): datastack_top (on datastack_chunk), \
+         asyncio_running_loop (on thread_state.size), \
          f_globals (on previous), co_flags (on argcount), PyCompactUnicodeObject size \
          (on asciiobject_size); from the table as is: _PyStackChunk, frame owners, \
          dict keys, str state bits"
@@ -577,6 +595,7 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
         (h.iframe_previous, prev),
         (h.iframe_localsplus, layout.f_localsplus),
         (h.co_argcount, argc),
+        (Some(h.ts_size), ts_size),
     ]
     .iter()
     .any(|(t, d)| *t != Some(*d));
@@ -602,6 +621,7 @@ mod tests {
             assert!(l.frame_len() < 512);
             let (lo, hi) = l.ts_range();
             assert!(hi > lo && hi - lo < 512, "3.{minor} ts range {lo}..{hi}");
+            assert_eq!(l.ts_running_loop.is_some(), minor >= 13);
         }
     }
 

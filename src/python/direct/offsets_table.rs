@@ -37,32 +37,33 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: None, // absent before 3.13
             ts_datastack_chunk: None, // absent before 3.11
             ts_datastack_top: None, // absent before 3.11
-            chunk_previous: None, // absent before 3.11
-            chunk_size: None,  // absent before 3.11
-            chunk_data: None,  // absent before 3.11
-            frame_back: Some(24), // offsetof(PyFrameObject, f_back)  [frameobject.h]
-            frame_code: Some(32), // offsetof(PyFrameObject, f_code)  [frameobject.h]
-            frame_globals: Some(48), // offsetof(PyFrameObject, f_globals)  [frameobject.h]
-            frame_lasti: Some(104), // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
+            tsi_asyncio_running_loop: None, // before 3.13 the running loop is an entry of the thread's dict
+            chunk_previous: None,           // absent before 3.11
+            chunk_size: None,               // absent before 3.11
+            chunk_data: None,               // absent before 3.11
+            frame_back: Some(24),           // offsetof(PyFrameObject, f_back)  [frameobject.h]
+            frame_code: Some(32),           // offsetof(PyFrameObject, f_code)  [frameobject.h]
+            frame_globals: Some(48),        // offsetof(PyFrameObject, f_globals)  [frameobject.h]
+            frame_lasti: Some(104),         // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
             frame_localsplus: Some(360), // offsetof(PyFrameObject, f_localsplus)  [frameobject.h]
-            iframe_size: None, // no _PyInterpreterFrame before 3.11
-            iframe_code: None, // no _PyInterpreterFrame before 3.11
-            iframe_previous: None, // no _PyInterpreterFrame before 3.11
-            iframe_globals: None, // no _PyInterpreterFrame before 3.11
-            iframe_instr: None, // no _PyInterpreterFrame before 3.11
-            iframe_owner: None, // no _PyInterpreterFrame before 3.11
-            iframe_localsplus: None, // no _PyInterpreterFrame before 3.11
-            owned_by_generator: None, // no frame owners before 3.11
-            owned_by_cstack: None, // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
-            owned_by_interpreter: None, // FRAME_OWNED_BY_INTERPRETER from 3.14
-            code_size: 176,    // sizeof(PyCodeObject)  [cpython/code.h]
-            co_flags: 36,      // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
-            co_firstlineno: 40, // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
-            co_name: 112,      // offsetof(PyCodeObject, co_name)  [cpython/code.h]
-            co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
-            co_qualname: None, // co_qualname from 3.11
-            co_code_adaptive: None, // co_code_adaptive from 3.11
-            co_version: None,  // co_version from 3.12
+            iframe_size: None,           // no _PyInterpreterFrame before 3.11
+            iframe_code: None,           // no _PyInterpreterFrame before 3.11
+            iframe_previous: None,       // no _PyInterpreterFrame before 3.11
+            iframe_globals: None,        // no _PyInterpreterFrame before 3.11
+            iframe_instr: None,          // no _PyInterpreterFrame before 3.11
+            iframe_owner: None,          // no _PyInterpreterFrame before 3.11
+            iframe_localsplus: None,     // no _PyInterpreterFrame before 3.11
+            owned_by_generator: None,    // no frame owners before 3.11
+            owned_by_cstack: None,       // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
+            owned_by_interpreter: None,  // FRAME_OWNED_BY_INTERPRETER from 3.14
+            code_size: 176,              // sizeof(PyCodeObject)  [cpython/code.h]
+            co_flags: 36,                // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
+            co_firstlineno: 40,          // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
+            co_name: 112,                // offsetof(PyCodeObject, co_name)  [cpython/code.h]
+            co_filename: 104,            // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
+            co_qualname: None,           // co_qualname from 3.11
+            co_code_adaptive: None,      // co_code_adaptive from 3.11
+            co_version: None,            // co_version from 3.12
             co_linetable: 120, // offsetof(PyCodeObject, co_lnotab)  [cpython/code.h (co_lnotab)]
             dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
             dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
@@ -141,32 +142,33 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: None, // absent before 3.13
             ts_datastack_chunk: None, // absent before 3.11
             ts_datastack_top: None, // absent before 3.11
-            chunk_previous: None, // absent before 3.11
-            chunk_size: None,  // absent before 3.11
-            chunk_data: None,  // absent before 3.11
-            frame_back: Some(24), // offsetof(PyFrameObject, f_back)  [frameobject.h]
-            frame_code: Some(32), // offsetof(PyFrameObject, f_code)  [frameobject.h]
-            frame_globals: Some(48), // offsetof(PyFrameObject, f_globals)  [frameobject.h]
-            frame_lasti: Some(104), // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
+            tsi_asyncio_running_loop: None, // before 3.13 the running loop is an entry of the thread's dict
+            chunk_previous: None,           // absent before 3.11
+            chunk_size: None,               // absent before 3.11
+            chunk_data: None,               // absent before 3.11
+            frame_back: Some(24),           // offsetof(PyFrameObject, f_back)  [frameobject.h]
+            frame_code: Some(32),           // offsetof(PyFrameObject, f_code)  [frameobject.h]
+            frame_globals: Some(48),        // offsetof(PyFrameObject, f_globals)  [frameobject.h]
+            frame_lasti: Some(104),         // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
             frame_localsplus: Some(360), // offsetof(PyFrameObject, f_localsplus)  [frameobject.h]
-            iframe_size: None, // no _PyInterpreterFrame before 3.11
-            iframe_code: None, // no _PyInterpreterFrame before 3.11
-            iframe_previous: None, // no _PyInterpreterFrame before 3.11
-            iframe_globals: None, // no _PyInterpreterFrame before 3.11
-            iframe_instr: None, // no _PyInterpreterFrame before 3.11
-            iframe_owner: None, // no _PyInterpreterFrame before 3.11
-            iframe_localsplus: None, // no _PyInterpreterFrame before 3.11
-            owned_by_generator: None, // no frame owners before 3.11
-            owned_by_cstack: None, // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
-            owned_by_interpreter: None, // FRAME_OWNED_BY_INTERPRETER from 3.14
-            code_size: 176,    // sizeof(PyCodeObject)  [cpython/code.h]
-            co_flags: 36,      // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
-            co_firstlineno: 40, // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
-            co_name: 112,      // offsetof(PyCodeObject, co_name)  [cpython/code.h]
-            co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
-            co_qualname: None, // co_qualname from 3.11
-            co_code_adaptive: None, // co_code_adaptive from 3.11
-            co_version: None,  // co_version from 3.12
+            iframe_size: None,           // no _PyInterpreterFrame before 3.11
+            iframe_code: None,           // no _PyInterpreterFrame before 3.11
+            iframe_previous: None,       // no _PyInterpreterFrame before 3.11
+            iframe_globals: None,        // no _PyInterpreterFrame before 3.11
+            iframe_instr: None,          // no _PyInterpreterFrame before 3.11
+            iframe_owner: None,          // no _PyInterpreterFrame before 3.11
+            iframe_localsplus: None,     // no _PyInterpreterFrame before 3.11
+            owned_by_generator: None,    // no frame owners before 3.11
+            owned_by_cstack: None,       // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
+            owned_by_interpreter: None,  // FRAME_OWNED_BY_INTERPRETER from 3.14
+            code_size: 176,              // sizeof(PyCodeObject)  [cpython/code.h]
+            co_flags: 36,                // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
+            co_firstlineno: 40,          // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
+            co_name: 112,                // offsetof(PyCodeObject, co_name)  [cpython/code.h]
+            co_filename: 104,            // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
+            co_qualname: None,           // co_qualname from 3.11
+            co_code_adaptive: None,      // co_code_adaptive from 3.11
+            co_version: None,            // co_version from 3.12
             co_linetable: 120, // offsetof(PyCodeObject, co_lnotab)  [cpython/code.h (co_lnotab)]
             dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
             dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
@@ -245,50 +247,51 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: None, // absent before 3.13
             ts_datastack_chunk: None, // absent before 3.11
             ts_datastack_top: None, // absent before 3.11
-            chunk_previous: None, // absent before 3.11
-            chunk_size: None,  // absent before 3.11
-            chunk_data: None,  // absent before 3.11
-            frame_back: Some(24), // offsetof(PyFrameObject, f_back)  [frameobject.h]
-            frame_code: Some(32), // offsetof(PyFrameObject, f_code)  [frameobject.h]
-            frame_globals: Some(48), // offsetof(PyFrameObject, f_globals)  [frameobject.h]
-            frame_lasti: Some(96), // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
+            tsi_asyncio_running_loop: None, // before 3.13 the running loop is an entry of the thread's dict
+            chunk_previous: None,           // absent before 3.11
+            chunk_size: None,               // absent before 3.11
+            chunk_data: None,               // absent before 3.11
+            frame_back: Some(24),           // offsetof(PyFrameObject, f_back)  [frameobject.h]
+            frame_code: Some(32),           // offsetof(PyFrameObject, f_code)  [frameobject.h]
+            frame_globals: Some(48),        // offsetof(PyFrameObject, f_globals)  [frameobject.h]
+            frame_lasti: Some(96),          // offsetof(PyFrameObject, f_lasti)  [frameobject.h]
             frame_localsplus: Some(352), // offsetof(PyFrameObject, f_localsplus)  [frameobject.h]
-            iframe_size: None, // no _PyInterpreterFrame before 3.11
-            iframe_code: None, // no _PyInterpreterFrame before 3.11
-            iframe_previous: None, // no _PyInterpreterFrame before 3.11
-            iframe_globals: None, // no _PyInterpreterFrame before 3.11
-            iframe_instr: None, // no _PyInterpreterFrame before 3.11
-            iframe_owner: None, // no _PyInterpreterFrame before 3.11
-            iframe_localsplus: None, // no _PyInterpreterFrame before 3.11
-            owned_by_generator: None, // no frame owners before 3.11
-            owned_by_cstack: None, // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
-            owned_by_interpreter: None, // FRAME_OWNED_BY_INTERPRETER from 3.14
-            code_size: 176,    // sizeof(PyCodeObject)  [cpython/code.h]
-            co_flags: 36,      // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
-            co_firstlineno: 40, // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
-            co_name: 112,      // offsetof(PyCodeObject, co_name)  [cpython/code.h]
-            co_filename: 104,  // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
-            co_qualname: None, // co_qualname from 3.11
-            co_code_adaptive: None, // co_code_adaptive from 3.11
-            co_version: None,  // co_version from 3.12
-            co_linetable: 120, // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
-            dict_ma_keys: 32,  // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
+            iframe_size: None,           // no _PyInterpreterFrame before 3.11
+            iframe_code: None,           // no _PyInterpreterFrame before 3.11
+            iframe_previous: None,       // no _PyInterpreterFrame before 3.11
+            iframe_globals: None,        // no _PyInterpreterFrame before 3.11
+            iframe_instr: None,          // no _PyInterpreterFrame before 3.11
+            iframe_owner: None,          // no _PyInterpreterFrame before 3.11
+            iframe_localsplus: None,     // no _PyInterpreterFrame before 3.11
+            owned_by_generator: None,    // no frame owners before 3.11
+            owned_by_cstack: None,       // FRAME_OWNED_BY_CSTACK exists in 3.12-3.14 only
+            owned_by_interpreter: None,  // FRAME_OWNED_BY_INTERPRETER from 3.14
+            code_size: 176,              // sizeof(PyCodeObject)  [cpython/code.h]
+            co_flags: 36,                // offsetof(PyCodeObject, co_flags)  [cpython/code.h]
+            co_firstlineno: 40,          // offsetof(PyCodeObject, co_firstlineno)  [cpython/code.h]
+            co_name: 112,                // offsetof(PyCodeObject, co_name)  [cpython/code.h]
+            co_filename: 104,            // offsetof(PyCodeObject, co_filename)  [cpython/code.h]
+            co_qualname: None,           // co_qualname from 3.11
+            co_code_adaptive: None,      // co_code_adaptive from 3.11
+            co_version: None,            // co_version from 3.12
+            co_linetable: 120,           // offsetof(PyCodeObject, co_linetable)  [cpython/code.h]
+            dict_ma_keys: 32,            // offsetof(PyDictObject, ma_keys)  [cpython/dictobject.h]
             dict_ma_values: 40, // offsetof(PyDictObject, ma_values)  [cpython/dictobject.h]
             dk_log2_size: None, // see dict_keys_pre311()
             dk_log2_index_bytes: None, // see dict_keys_pre311()
-            dk_kind: None,     // see dict_keys_pre311()
-            dk_nentries: None, // see dict_keys_pre311()
-            dk_indices: None,  // see dict_keys_pre311()
+            dk_kind: None,      // see dict_keys_pre311()
+            dk_nentries: None,  // see dict_keys_pre311()
+            dk_indices: None,   // see dict_keys_pre311()
             dict_entry_size: None, // see dict_keys_pre311()
             dict_unicode_entry_size: None, // see dict_keys_pre311()
             dict_keys_general: None, // see dict_keys_pre311()
-            dbg_size: None,    // _Py_DebugOffsets from 3.13
-            dbg_version: None, // _Py_DebugOffsets from 3.13
+            dbg_size: None,     // _Py_DebugOffsets from 3.13
+            dbg_version: None,  // _Py_DebugOffsets from 3.13
             dbg_free_threaded: None, // _Py_DebugOffsets from 3.13
             dbg_runtime_interpreters_head: None, // _Py_DebugOffsets from 3.13
             dbg_interp_threads_head: None, // _Py_DebugOffsets from 3.13
-            dbg_ts_size: None, // _Py_DebugOffsets from 3.13
-            dbg_ts_next: None, // _Py_DebugOffsets from 3.13
+            dbg_ts_size: None,  // _Py_DebugOffsets from 3.13
+            dbg_ts_next: None,  // _Py_DebugOffsets from 3.13
             dbg_ts_interp: None, // _Py_DebugOffsets from 3.13
             dbg_ts_current_frame: None, // _Py_DebugOffsets from 3.13
             dbg_ts_thread_id: None, // _Py_DebugOffsets from 3.13
@@ -302,13 +305,13 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_iframe_owner: None, // _Py_DebugOffsets from 3.13
             dbg_code_size: None, // _Py_DebugOffsets from 3.13
             dbg_co_filename: None, // _Py_DebugOffsets from 3.13
-            dbg_co_name: None, // _Py_DebugOffsets from 3.13
+            dbg_co_name: None,  // _Py_DebugOffsets from 3.13
             dbg_co_qualname: None, // _Py_DebugOffsets from 3.13
             dbg_co_linetable: None, // _Py_DebugOffsets from 3.13
             dbg_co_firstlineno: None, // _Py_DebugOffsets from 3.13
             dbg_co_argcount: None, // _Py_DebugOffsets from 3.13
             dbg_co_code_adaptive: None, // _Py_DebugOffsets from 3.13
-            dbg_ob_type: None, // _Py_DebugOffsets from 3.13
+            dbg_ob_type: None,  // _Py_DebugOffsets from 3.13
             dbg_dict_ma_keys: None, // _Py_DebugOffsets from 3.13
             dbg_dict_ma_values: None, // _Py_DebugOffsets from 3.13
             dbg_bytes_ob_size: None, // _Py_DebugOffsets from 3.13
@@ -316,7 +319,7 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             dbg_unicode_state: None, // _Py_DebugOffsets from 3.13
             dbg_unicode_length: None, // _Py_DebugOffsets from 3.13
             dbg_unicode_ascii_size: None, // _Py_DebugOffsets from 3.13
-            co_argcount: None, // only needed to rebase co_flags on _Py_DebugOffsets (3.13+)
+            co_argcount: None,  // only needed to rebase co_flags on _Py_DebugOffsets (3.13+)
         },
     ),
     (
@@ -349,15 +352,16 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: None,        // through cframe before 3.13
             ts_datastack_chunk: Some(296), // offsetof(PyThreadState, datastack_chunk)  [cpython/pystate.h]
             ts_datastack_top: Some(304), // offsetof(PyThreadState, datastack_top)  [cpython/pystate.h]
-            chunk_previous: Some(0),     // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
-            chunk_size: Some(8),         // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
-            chunk_data: Some(24),        // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
-            frame_back: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_code: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_globals: None,         // frames are _PyInterpreterFrame from 3.11
-            frame_lasti: None,           // frames are _PyInterpreterFrame from 3.11
-            frame_localsplus: None,      // frames are _PyInterpreterFrame from 3.11
-            iframe_size: Some(80),       // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
+            tsi_asyncio_running_loop: None, // before 3.13 the running loop is an entry of the thread's dict
+            chunk_previous: Some(0), // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
+            chunk_size: Some(8),     // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
+            chunk_data: Some(24),    // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
+            frame_back: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_code: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_globals: None,     // frames are _PyInterpreterFrame from 3.11
+            frame_lasti: None,       // frames are _PyInterpreterFrame from 3.11
+            frame_localsplus: None,  // frames are _PyInterpreterFrame from 3.11
+            iframe_size: Some(80),   // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
             iframe_code: Some(32), // offsetof(_PyInterpreterFrame, f_code)  [internal/pycore_frame.h]
             iframe_previous: Some(48), // offsetof(_PyInterpreterFrame, previous)  [internal/pycore_frame.h]
             iframe_globals: Some(8), // offsetof(_PyInterpreterFrame, f_globals)  [internal/pycore_frame.h]
@@ -453,15 +457,16 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: None,        // through cframe before 3.13
             ts_datastack_chunk: Some(232), // offsetof(PyThreadState, datastack_chunk)  [cpython/pystate.h]
             ts_datastack_top: Some(240), // offsetof(PyThreadState, datastack_top)  [cpython/pystate.h]
-            chunk_previous: Some(0),     // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
-            chunk_size: Some(8),         // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
-            chunk_data: Some(24),        // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
-            frame_back: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_code: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_globals: None,         // frames are _PyInterpreterFrame from 3.11
-            frame_lasti: None,           // frames are _PyInterpreterFrame from 3.11
-            frame_localsplus: None,      // frames are _PyInterpreterFrame from 3.11
-            iframe_size: Some(80),       // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
+            tsi_asyncio_running_loop: None, // before 3.13 the running loop is an entry of the thread's dict
+            chunk_previous: Some(0), // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
+            chunk_size: Some(8),     // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
+            chunk_data: Some(24),    // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
+            frame_back: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_code: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_globals: None,     // frames are _PyInterpreterFrame from 3.11
+            frame_lasti: None,       // frames are _PyInterpreterFrame from 3.11
+            frame_localsplus: None,  // frames are _PyInterpreterFrame from 3.11
+            iframe_size: Some(80),   // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
             iframe_code: Some(0), // offsetof(_PyInterpreterFrame, f_code)  [internal/pycore_frame.h]
             iframe_previous: Some(8), // offsetof(_PyInterpreterFrame, previous)  [internal/pycore_frame.h]
             iframe_globals: Some(24), // offsetof(_PyInterpreterFrame, f_globals)  [internal/pycore_frame.h]
@@ -557,15 +562,16 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: Some(72), // offsetof(PyThreadState, current_frame)  [cpython/pystate.h]
             ts_datastack_chunk: Some(232), // offsetof(PyThreadState, datastack_chunk)  [cpython/pystate.h]
             ts_datastack_top: Some(240), // offsetof(PyThreadState, datastack_top)  [cpython/pystate.h]
-            chunk_previous: Some(0),     // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
-            chunk_size: Some(8),         // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
-            chunk_data: Some(24),        // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
-            frame_back: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_code: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_globals: None,         // frames are _PyInterpreterFrame from 3.11
-            frame_lasti: None,           // frames are _PyInterpreterFrame from 3.11
-            frame_localsplus: None,      // frames are _PyInterpreterFrame from 3.11
-            iframe_size: Some(80),       // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
+            tsi_asyncio_running_loop: Some(304), // offsetof(_PyThreadStateImpl, asyncio_running_loop)  [internal/pycore_tstate.h]
+            chunk_previous: Some(0), // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
+            chunk_size: Some(8),     // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
+            chunk_data: Some(24),    // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
+            frame_back: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_code: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_globals: None,     // frames are _PyInterpreterFrame from 3.11
+            frame_lasti: None,       // frames are _PyInterpreterFrame from 3.11
+            frame_localsplus: None,  // frames are _PyInterpreterFrame from 3.11
+            iframe_size: Some(80),   // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
             iframe_code: Some(0), // offsetof(_PyInterpreterFrame, f_executable)  [internal/pycore_frame.h]
             iframe_previous: Some(8), // offsetof(_PyInterpreterFrame, previous)  [internal/pycore_frame.h]
             iframe_globals: Some(24), // offsetof(_PyInterpreterFrame, f_globals)  [internal/pycore_frame.h]
@@ -661,15 +667,16 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: Some(72), // offsetof(PyThreadState, current_frame)  [cpython/pystate.h]
             ts_datastack_chunk: Some(232), // offsetof(PyThreadState, datastack_chunk)  [cpython/pystate.h]
             ts_datastack_top: Some(240), // offsetof(PyThreadState, datastack_top)  [cpython/pystate.h]
-            chunk_previous: Some(0),     // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
-            chunk_size: Some(8),         // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
-            chunk_data: Some(24),        // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
-            frame_back: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_code: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_globals: None,         // frames are _PyInterpreterFrame from 3.11
-            frame_lasti: None,           // frames are _PyInterpreterFrame from 3.11
-            frame_localsplus: None,      // frames are _PyInterpreterFrame from 3.11
-            iframe_size: Some(88),       // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
+            tsi_asyncio_running_loop: Some(864), // offsetof(_PyThreadStateImpl, asyncio_running_loop)  [internal/pycore_tstate.h]
+            chunk_previous: Some(0), // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
+            chunk_size: Some(8),     // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
+            chunk_data: Some(24),    // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
+            frame_back: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_code: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_globals: None,     // frames are _PyInterpreterFrame from 3.11
+            frame_lasti: None,       // frames are _PyInterpreterFrame from 3.11
+            frame_localsplus: None,  // frames are _PyInterpreterFrame from 3.11
+            iframe_size: Some(88),   // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
             iframe_code: Some(0), // offsetof(_PyInterpreterFrame, f_executable)  [internal/pycore_frame.h]
             iframe_previous: Some(8), // offsetof(_PyInterpreterFrame, previous)  [internal/pycore_frame.h]
             iframe_globals: Some(24), // offsetof(_PyInterpreterFrame, f_globals)  [internal/pycore_frame.h]
@@ -765,15 +772,16 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_current_frame: Some(72), // offsetof(PyThreadState, current_frame)  [cpython/pystate.h]
             ts_datastack_chunk: Some(256), // offsetof(PyThreadState, datastack_chunk)  [cpython/pystate.h]
             ts_datastack_top: Some(264), // offsetof(PyThreadState, datastack_top)  [cpython/pystate.h]
-            chunk_previous: Some(0),     // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
-            chunk_size: Some(8),         // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
-            chunk_data: Some(24),        // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
-            frame_back: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_code: None,            // frames are _PyInterpreterFrame from 3.11
-            frame_globals: None,         // frames are _PyInterpreterFrame from 3.11
-            frame_lasti: None,           // frames are _PyInterpreterFrame from 3.11
-            frame_localsplus: None,      // frames are _PyInterpreterFrame from 3.11
-            iframe_size: Some(88),       // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
+            tsi_asyncio_running_loop: Some(1024), // offsetof(_PyThreadStateImpl, asyncio_running_loop)  [internal/pycore_tstate.h]
+            chunk_previous: Some(0), // offsetof(_PyStackChunk, previous)  [cpython/pystate.h]
+            chunk_size: Some(8),     // offsetof(_PyStackChunk, size)  [cpython/pystate.h]
+            chunk_data: Some(24),    // offsetof(_PyStackChunk, data)  [cpython/pystate.h]
+            frame_back: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_code: None,        // frames are _PyInterpreterFrame from 3.11
+            frame_globals: None,     // frames are _PyInterpreterFrame from 3.11
+            frame_lasti: None,       // frames are _PyInterpreterFrame from 3.11
+            frame_localsplus: None,  // frames are _PyInterpreterFrame from 3.11
+            iframe_size: Some(88),   // sizeof(_PyInterpreterFrame)  [internal/pycore_frame.h]
             iframe_code: Some(0), // offsetof(_PyInterpreterFrame, f_executable)  [internal/pycore_frame.h]
             iframe_previous: Some(8), // offsetof(_PyInterpreterFrame, previous)  [internal/pycore_frame.h]
             iframe_globals: Some(24), // offsetof(_PyInterpreterFrame, f_globals)  [internal/pycore_frame.h]

@@ -1004,3 +1004,98 @@ fn live_3_14() {
 fn live_3_15() {
     live(15);
 }
+
+#[test]
+fn a_frame_called_from_c_is_marked() {
+    // leaf <- entry shim (owned by the C stack: a C function called it)
+    // <- caller <- root: the leaf is called from C, the others are not.
+    let mut fake = Fake::new();
+    let g = fake.globals("app.mod");
+    let leaf = fake.code(
+        "data_received",
+        "Handler.data_received",
+        "/srv/app.py",
+        10,
+        0x3,
+    );
+    let caller = fake.code("serve", "serve", "/srv/app.py", 30, 0x3);
+    let root = fake.code("<module>", "<module>", "/srv/main.py", 1, 0);
+    let cstack = fake.l.skip_owners.trailing_zeros() as u8;
+    assert!(fake.l.skips_owner(u64::from(cstack)));
+    let d = CHUNK + fake.l.chunk_data;
+    let f = |addr, code, previous, owner| FakeFrame {
+        addr,
+        code,
+        previous,
+        globals: g,
+        unit: 1,
+        owner,
+        local0: 0,
+    };
+    let frames = vec![
+        f(d + 0x300, leaf, HEAP, 0),
+        f(HEAP, 0, d + 0x100, cstack),
+        f(d + 0x100, caller, d, 0),
+        f(d, root, 0, 0),
+    ];
+    fake.thread(&frames, frames[0].addr);
+    let mut r = fake.reader();
+    for _ in 0..3 {
+        // The second and third samples reuse what the first decoded.
+        let st = r.stack(&THREAD).unwrap();
+        let got: Vec<(&str, bool)> = st
+            .iter()
+            .map(|f| (f.code.qualname.as_str(), f.from_c))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Handler.data_received", true),
+                ("serve", false),
+                ("<module>", false)
+            ]
+        );
+    }
+}
+
+#[test]
+fn the_running_loop_is_read_with_the_thread_state() {
+    // 3.13+ keep the running loop past the public thread state. Where it
+    // lies in the thread state's page it is read every sample, in the same
+    // range; a page away, in a range of its own every few samples, the
+    // last value standing in between. One read a sample either way.
+    const LOOP: u64 = 0x7f00_1234_5000;
+    for (off, every) in [(304u64, 1u64), (4096 + 304, super::walk::LOOP_READ_EVERY)] {
+        let mut s = scene();
+        s.fake.l.ts_running_loop = Some(off);
+        s.fake.thread(&s.frames, s.frames[0].addr);
+        let mut ts = vec![0u8; 1024];
+        Memory::read(&s.fake.mem, TSTATE, &mut ts).unwrap();
+        ts.resize(8192, 0);
+        s.fake.mem.map(TSTATE, ts);
+        let mut r = s.fake.reader();
+        r.stack(&THREAD).unwrap();
+        assert_eq!(r.last_running_loop(), 0);
+        r.mem.poke_u64(TSTATE + off, LOOP);
+        let mut seen_after = None;
+        for i in 1..=2 * every {
+            let before = r.read_ops();
+            r.stack(&THREAD).unwrap();
+            assert_eq!(r.read_ops() - before, 1, "offset {off}, sample {i}");
+            if r.last_running_loop() == LOOP && seen_after.is_none() {
+                seen_after = Some(i);
+            }
+        }
+        let seen = seen_after.unwrap_or_else(|| panic!("offset {off}: loop never read"));
+        assert!(seen <= every, "offset {off}: read after {seen} samples");
+        r.mem.poke_u64(TSTATE + off, 0);
+        for _ in 0..every {
+            r.stack(&THREAD).unwrap();
+        }
+        assert_eq!(
+            r.last_running_loop(),
+            0,
+            "offset {off}: a stopped loop stays"
+        );
+    }
+}

@@ -84,6 +84,9 @@ const REGION_SLACK: usize = 1024;
 const MAX_REGION: u64 = 256 * 1024;
 /// Page size assumed when merging ranges (x86-64 and arm64 base pages).
 const PAGE: u64 = 4096;
+/// Samples between two reads of the running loop's word when it costs a
+/// range of its own (see `sample`).
+pub(super) const LOOP_READ_EVERY: u64 = 8;
 /// Longest merged range of outside frames.
 const MAX_MERGED: u64 = 16 * 1024;
 /// Frames predicted from earlier links read in one go on a miss.
@@ -243,6 +246,9 @@ impl<M: Memory> DirectReader<M> {
         thread: &PyThread,
         out: Vec<Frame>,
     ) -> Result<Vec<Frame>, SampleError> {
+        // Nothing of another thread's read carries over to this one's.
+        self.context_ver = 0;
+        self.running_loop = 0;
         let mut tc = self.threads.remove(&thread.tstate).unwrap_or_default();
         // Whether this walk could follow what the previous sample found.
         let warm = !tc.chain.is_empty();
@@ -334,11 +340,28 @@ impl<M: Memory> DirectReader<M> {
         let warm = !tc.chain.is_empty();
         let l = Arc::clone(&self.layout);
         let frame_len = l.frame_len();
-        let (ts_lo, ts_hi) = l.ts_range();
+        let (ts_lo, mut ts_hi) = l.ts_range();
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
 
         // 1. The speculative batch.
+        // The running loop's word (3.13+) lies past the public thread state
+        // (up to 1 KiB in): read with the rest when that adds no page to the
+        // range (a page costs about as much as a range), otherwise in a range
+        // of its own every `LOOP_READ_EVERY` samples, the last value standing
+        // in between (a loop stopped a moment ago reads as idle, not busy).
+        let mut loop_part = None;
+        let mut loop_in_ts = false;
+        if let Some(o) = l.ts_running_loop {
+            let at = |off: u64| thread.tstate.wrapping_add(off);
+            let pages = |hi: u64| (at(hi) - 1) / PAGE - at(ts_lo) / PAGE;
+            if o >= ts_lo && pages(o + 8) <= pages(ts_hi) {
+                ts_hi = ts_hi.max(o + 8);
+                loop_in_ts = true;
+            } else if self.stats.samples.saturating_sub(tc.loop_read_at) >= LOOP_READ_EVERY {
+                loop_part = Some(batch.add(at(o), 8, false));
+            }
+        }
         let ts_part = batch.add(
             thread.tstate.wrapping_add(ts_lo),
             (ts_hi - ts_lo) as usize,
@@ -378,6 +401,17 @@ impl<M: Memory> DirectReader<M> {
             return Err(Fail(SampleError::Gone));
         }
         self.context_ver = l.ts_context_ver.map_or(0, f);
+        if loop_in_ts || loop_part.is_some() {
+            let word = match loop_part {
+                Some(i) => batch.get(i).and_then(|b| rd_u64(b, 0)),
+                None => l.ts_running_loop.map(f),
+            };
+            if let Some(w) = word {
+                tc.running_loop = w;
+                tc.loop_read_at = self.stats.samples;
+            }
+        }
+        self.running_loop = tc.running_loop;
         let chunk = l.ts_datastack_chunk.map_or(0, f);
         let top = l.ts_datastack_top.map_or(0, f);
         let mut current = l.ts_frame.map_or(0, f);
@@ -630,6 +664,11 @@ impl<M: Memory> DirectReader<M> {
                 self.batch = batch;
                 return Err(Fail(SampleError::Torn));
             }
+            // A frame whose caller in the chain is an entry shim (3.12+) was
+            // called from C.
+            if let Some(Decoded::Frame(inner)) = decoded.last_mut() {
+                inner.from_c = l.f_owner.is_some() && l.skips_owner(raw.owner);
+            }
             decoded.push(memo);
         }
         // The sample's frames, in one pass after the walk (pushed one by
@@ -819,6 +858,7 @@ impl<M: Memory> DirectReader<M> {
             line,
             addr: raw.addr,
             handle,
+            from_c: false,
         }))
     }
 
