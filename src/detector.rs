@@ -745,7 +745,8 @@ impl Config {
     /// apart than this are not evidence that the loop stayed in it (memory
     /// is reused: a later callback can show the same code, frame and handle
     /// addresses), so the block ends at its last sample and a new one
-    /// starts. A long block tolerates proportionally longer holes: a
+    /// starts, unless the thread's context version says it is the same
+    /// callback still (see `Detector::push`). A long block tolerates proportionally longer holes: a
     /// sampler starved for 30 ms must not cut a stuck loop of minutes into
     /// pieces, and a hole of a quarter of what was seen can change the
     /// reported duration by at most that much.
@@ -808,7 +809,13 @@ impl Detector {
             track.last_ok = Some(sample.at);
             if gap {
                 self.totals.gaps += 1;
-                if let Some(run) = track.run.take() {
+                // A block whose callback is known by its context version
+                // (the direct reader) is kept: it goes on if this sample
+                // shows the same callback at the same version (below).
+                // `Context.run` bumps the version as each callback starts
+                // and ends, so the loop cannot have run another callback,
+                // or gone idle, in between: it stayed in this one.
+                if let Some(run) = track.run.take_if(|r| r.id.context == 0) {
                     out.extend(self.close(ts.tid, run, false));
                 }
             }

@@ -722,6 +722,42 @@ fn third_party_asyncio_subpackages_are_not_asyncio() {
 }
 
 #[test]
+fn a_gap_inside_one_callback_at_one_context_version_is_bridged() {
+    // The direct reader sees the thread's context version, which every
+    // `Context.run` bumps: the same callback at the same version after a
+    // hole (aelm starved for 75 ms) is the same call, still running. At
+    // another version it is another call of the same code.
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let busy = l.busy(&[fr(&h, 42)], 1);
+    for (after, blocks_want) in [(40u64, vec![125u64]), (42, vec![25, 25])] {
+        let mut samples = seq(vec![busy.clone(); 5]);
+        for i in 0..5u64 {
+            samples.push(Sample {
+                interval: Duration::from_millis(5),
+                at: Duration::from_millis(100 + 5 * i),
+                threads: vec![ThreadSample {
+                    tid: 7,
+                    stack: Ok(busy.clone()),
+                    context: after,
+                    running_loop: 0,
+                }],
+            });
+        }
+        for s in &mut samples[..5] {
+            s.threads[0].context = 40;
+        }
+        let (blocks, totals) = detect(cfg(), &samples);
+        assert_eq!(totals.gaps, 1);
+        let got: Vec<u64> = blocks
+            .iter()
+            .map(|b| b.duration.as_millis() as u64)
+            .collect();
+        assert_eq!(got, blocks_want, "context {after}: {blocks:?}");
+    }
+}
+
+#[test]
 fn a_long_block_survives_a_short_hole_in_observation() {
     let l = stdlib_loop();
     let h = code(10, "stuck", APP, true);

@@ -906,6 +906,34 @@ fn target_stopped_and_continued() {
 
 // ------------------------------------------------------------ aelm's own faults
 
+/// aelm itself stopped (SIGSTOP, as a busy machine starves it) for 400 ms in
+/// the middle of a 2 s block: the samples after the hole show the same
+/// callback at the same context version (no `Context.run` in between), so
+/// the block is one, from its first to its last sample, and the hole is
+/// counted in `gaps`. Before, the block was cut at the hole.
+#[test]
+fn aelm_stopped_inside_a_block_keeps_it_whole() {
+    let py = py();
+    let mut fx = start(&py, "stop_cont.py", &[("AELM_BLOCK_MS", "2000")]);
+    let w = Watch::attach(fx.pid(), &["--threshold-ms", "100"]);
+    w.wait_type("start", Duration::from_secs(30));
+    fx.go();
+    wait_truth(&fx, "blocking", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(600));
+    w.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(400));
+    w.signal(libc::SIGCONT);
+    let truth = fx.wait_done(Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    w.signal(libc::SIGTERM);
+    let (status, lines, stderr) = w.finish(Duration::from_secs(15));
+    assert_eq!(status, 0, "{stderr}");
+    let end = last_is_end(&lines, "interrupted");
+    assert!(end["gaps"].as_u64() >= Some(1), "no gap seen: {end}");
+    let problems = compare(&truth, &lines, interval_ms(&lines), py.minor());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// `--output /dev/full`: the first write fails with ENOSPC: a clear error,
 /// exit status 1, nothing on stdout, no panic.
 #[test]

@@ -151,9 +151,13 @@ impl<W: Write> Reporter for TextReporter<W> {
 
     fn end(&mut self, info: &EndInfo) -> io::Result<()> {
         let t = &info.totals;
+        // `aelm run`: how the program ended, as its exit status will say.
+        let reason = match info.exit_code {
+            Some(c) => format!("{} (exit status {c})", info.reason),
+            None => info.reason.clone(),
+        };
         let head = format!(
-            "aelm: {} after {:.1} s: {} blocks, {:.1} ms blocked, {} samples ({} failed)",
-            info.reason,
+            "aelm: {reason} after {:.1} s: {} blocks, {:.1} ms blocked, {} samples ({} failed)",
             info.elapsed.as_secs_f64(),
             t.blocks,
             millis(t.blocked),
@@ -183,5 +187,40 @@ impl<W: Write> Reporter for TextReporter<W> {
             }
         }
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::Totals;
+    use std::time::Duration;
+
+    fn end_line(exit_code: Option<i32>) -> String {
+        let mut out = Vec::new();
+        let info = EndInfo {
+            pid: 1,
+            reason: "target-exited".into(),
+            totals: Totals::default(),
+            elapsed: Duration::from_millis(1500),
+            missed_ticks: 0,
+            reads: None,
+            error: None,
+            exit_code,
+            top: Vec::new(),
+        };
+        TextReporter::new(&mut out, false).end(&info).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_end_line_says_how_the_program_exited() {
+        assert!(
+            end_line(Some(3))
+                .starts_with("aelm: target-exited (exit status 3) after 1.5 s: 0 blocks"),
+            "{}",
+            end_line(Some(3))
+        );
+        assert!(end_line(None).starts_with("aelm: target-exited after 1.5 s"));
     }
 }
