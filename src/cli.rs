@@ -30,6 +30,7 @@ pub const MAN_PAGES: [&str; 8] = [
 #[command(
     name = "aelm",
     version,
+    propagate_version = true,
     about = "Find the synchronous code that blocks a running Python asyncio event loop, from outside the process.",
     long_about = "aelm samples the event-loop thread(s) of a running CPython 3.8-3.15 process \
 from outside (it only reads the process's memory), detects when the loop stays busy in one \
@@ -684,6 +685,20 @@ mod tests {
         ] {
             let err = parse(&bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_subcommand_takes_the_version_flag() {
+        for sub in ["attach", "run", "watch", "dump", "summarize", "report"] {
+            for flag in ["-V", "--version"] {
+                let err = Cli::try_parse_from(["aelm", sub, flag]).unwrap_err();
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::DisplayVersion,
+                    "{sub} {flag}"
+                );
+            }
         }
     }
 }
