@@ -654,26 +654,35 @@ fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
     assert_eq!(tids, vec![1, 3]);
 }
 
-#[test]
-fn a_gap_in_observation_ends_the_block() {
-    let l = stdlib_loop();
-    let h = code(10, "handler", APP, true);
-    let busy = l.busy(&[fr(&h, 42)], 1);
-    // Samples at 0..20 ms, then nothing until 100 ms (aelm starved), then more.
-    let mut samples = seq(vec![busy.clone(); 5]);
+/// `busy` sampled every 5 ms from 0 to 20 ms at context version `before`,
+/// then nothing until 100 ms (aelm starved), then to 120 ms at `after`.
+fn hole_at_100ms(busy: &[Frame], before: u64, after: u64) -> Vec<Sample> {
+    let mut samples = seq(vec![busy.to_vec(); 5]);
+    for s in &mut samples {
+        s.threads[0].context = before;
+    }
     for i in 0..5u64 {
         samples.push(Sample {
             interval: Duration::from_millis(5),
             at: Duration::from_millis(100 + 5 * i),
             threads: vec![ThreadSample {
                 tid: 7,
-                stack: Ok(busy.clone()),
-                context: 0,
+                stack: Ok(busy.to_vec()),
+                context: after,
                 running_loop: 0,
             }],
         });
     }
-    let (blocks, totals) = detect(cfg(), &samples);
+    samples
+}
+
+#[test]
+fn a_gap_in_observation_ends_the_block() {
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let busy = l.busy(&[fr(&h, 42)], 1);
+    // No context versions (the py-spy reader): no telling it is one call.
+    let (blocks, totals) = detect(cfg(), &hole_at_100ms(&busy, 0, 0));
     assert_eq!(totals.gaps, 1);
     assert_eq!(blocks.len(), 2, "{blocks:?}");
     assert_eq!(blocks[0].duration, Duration::from_millis(25));
@@ -730,30 +739,14 @@ fn a_gap_inside_one_callback_at_one_context_version_is_bridged() {
     let l = stdlib_loop();
     let h = code(10, "handler", APP, true);
     let busy = l.busy(&[fr(&h, 42)], 1);
-    for (after, blocks_want) in [(40u64, vec![125u64]), (42, vec![25, 25])] {
-        let mut samples = seq(vec![busy.clone(); 5]);
-        for i in 0..5u64 {
-            samples.push(Sample {
-                interval: Duration::from_millis(5),
-                at: Duration::from_millis(100 + 5 * i),
-                threads: vec![ThreadSample {
-                    tid: 7,
-                    stack: Ok(busy.clone()),
-                    context: after,
-                    running_loop: 0,
-                }],
-            });
-        }
-        for s in &mut samples[..5] {
-            s.threads[0].context = 40;
-        }
-        let (blocks, totals) = detect(cfg(), &samples);
+    for (after, want) in [(40u64, vec![125u64]), (42, vec![25, 25])] {
+        let (blocks, totals) = detect(cfg(), &hole_at_100ms(&busy, 40, after));
         assert_eq!(totals.gaps, 1);
         let got: Vec<u64> = blocks
             .iter()
             .map(|b| b.duration.as_millis() as u64)
             .collect();
-        assert_eq!(got, blocks_want, "context {after}: {blocks:?}");
+        assert_eq!(got, want, "context {after}: {blocks:?}");
     }
 }
 
