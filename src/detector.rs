@@ -345,8 +345,16 @@ fn loop_frame(frames: &[Frame], learned: &mut Learned) -> Option<usize> {
 /// function sits on the runner are read right.
 ///
 /// `running_loop` is the address of the loop the thread state says runs on
-/// the thread (3.13+), 0 when none does or the reader cannot tell.
-pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool, running_loop: u64) -> View {
+/// the thread (3.13+), `Some(0)` when none does, `None` when the reader
+/// cannot tell.
+pub fn classify(
+    frames: &[Frame],
+    learned: &mut Learned,
+    forced: bool,
+    running_loop: Option<u64>,
+) -> View {
+    let no_loop = running_loop == Some(0);
+    let running_loop = running_loop.unwrap_or(0);
     if running_loop == 0 && learned.c_loop != 0 {
         learned.c_start(0);
     }
@@ -365,9 +373,20 @@ pub fn classify(frames: &[Frame], learned: &mut Learned, forced: bool, running_l
         return callback_inward_of(frames, l);
     }
     // Loop in C: a runner frame, by name, learned, or through code flags.
+    // A learned call site is the runner only while a loop can be running
+    // there: not when the thread state says none runs (3.13+), and not when
+    // the frame it calls was called from Python rather than from C (3.12+:
+    // the same helper that ran `loop.run_until_complete(...)` runs other
+    // work next, in no loop).
+    let learned_runner = |k: usize, f: &Frame| {
+        !no_loop
+            && learned.runners.contains(&(f.code.id, f.line))
+            && (k == 0 || frames[k - 1].from_c != Some(false))
+    };
     let runner = frames
         .iter()
-        .position(|f| is_named_runner(&f.code) || learned.runners.contains(&(f.code.id, f.line)));
+        .enumerate()
+        .position(|(k, f)| is_named_runner(&f.code) || learned_runner(k, f));
     if let Some(r) = runner {
         learned.c_found(frames, r, running_loop, is_named_runner(&frames[r].code));
     }
@@ -436,7 +455,7 @@ fn c_loop_runner(frames: &[Frame], learned: &mut Learned, running_loop: u64) -> 
     // index from the innermost (the base is then the `n - k` outermost).
     let pick = |common: usize| {
         ((n - common).max(1)..n)
-            .find(|&k| frames[k - 1].from_c)
+            .find(|&k| frames[k - 1].from_c == Some(true))
             .or((common == n).then_some(0))
     };
     if learned.c_loop == running_loop {
@@ -777,7 +796,7 @@ impl Detector {
     /// Tells whether a stack shows an event loop (used by the sampler to
     /// pick the threads worth sampling).
     /// `running_loop`: as [`ThreadSample::running_loop`](crate::sample::ThreadSample).
-    pub fn is_loop_stack(frames: &[Frame], running_loop: u64) -> bool {
+    pub fn is_loop_stack(frames: &[Frame], running_loop: Option<u64>) -> bool {
         classify(frames, &mut Learned::default(), false, running_loop) != View::NotLoop
     }
 

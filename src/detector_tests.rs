@@ -25,7 +25,7 @@ fn fr(code: &Arc<CodeInfo>, line: u32) -> Frame {
         line,
         addr: 0,
         handle: 0,
-        from_c: false,
+        from_c: None,
     }
 }
 
@@ -107,7 +107,7 @@ fn seq(stacks: Vec<Vec<Frame>>) -> Vec<Sample> {
                 tid: 7,
                 stack: Ok(s),
                 context: 0,
-                running_loop: 0,
+                running_loop: None,
             }],
         })
         .collect()
@@ -427,10 +427,10 @@ fn work_after_a_loop_in_c_returned_is_not_a_block() {
     let after = vec![fr(&work, 7), fr(&module, 43)];
     let mut learned = Learned::default();
     assert!(matches!(
-        classify(&busy_coro, &mut learned, false, 0),
+        classify(&busy_coro, &mut learned, false, None),
         View::Callback { .. }
     ));
-    assert_eq!(classify(&after, &mut learned, false, 0), View::NotLoop);
+    assert_eq!(classify(&after, &mut learned, false, None), View::NotLoop);
     let mut stacks = vec![busy_coro; 3];
     stacks.extend(vec![vec![fr(&module, 40)]; 2]);
     stacks.extend(vec![after; 10]);
@@ -442,6 +442,45 @@ fn work_after_a_loop_in_c_returned_is_not_a_block() {
 /// IPython's terminal runs a cell's coroutine by hand when no loop is
 /// needed (`_pseudo_sync_runner`): not a loop in C, so a slow cell there is
 /// no block.
+#[test]
+fn a_helper_that_ran_a_loop_in_c_and_then_runs_work_is_no_runner_then() {
+    // `timed(fn, *args)` calls `fn(*args)` on one line: first
+    // `loop.run_until_complete(main())` (uvloop), then `write_report()`.
+    // The call site learned as a runner calls `write_report` from Python,
+    // not from C (3.12+ sees it), and no loop runs then (3.13+ sees it).
+    let module = code(21, "<module>", APP, false);
+    let timed = code(25, "timed", APP, false);
+    let coro = code(22, "main", APP, true);
+    let work = code(24, "write_report", APP, false);
+    let called = |c: &Arc<CodeInfo>, line, from_c| Frame {
+        from_c,
+        ..fr(c, line)
+    };
+    for (from_c, running, want_block) in [
+        (Some(false), None, false),
+        (None, Some(0), false),
+        (None, None, true),
+    ] {
+        let busy = vec![
+            called(&coro, 12, Some(true)),
+            fr(&timed, 176),
+            fr(&module, 40),
+        ];
+        let after = vec![called(&work, 7, from_c), fr(&timed, 176), fr(&module, 41)];
+        let mut learned = Learned::default();
+        assert!(matches!(
+            classify(&busy, &mut learned, false, running.map(|_| 0x7f00)),
+            View::Callback { .. }
+        ));
+        let got = classify(&after, &mut learned, false, running);
+        assert_eq!(
+            got != View::NotLoop,
+            want_block,
+            "from_c {from_c:?}, running loop {running:?}: {got:?}"
+        );
+    }
+}
+
 #[test]
 fn ipythons_pseudo_sync_runner_is_no_loop() {
     let site = "/srv/venv/lib/python3.12/site-packages/IPython/core";
@@ -471,7 +510,7 @@ fn ipythons_pseudo_sync_runner_is_no_loop() {
         fr(&outer, 3300),
     ];
     assert_eq!(
-        classify(&stack, &mut Learned::default(), false, 0),
+        classify(&stack, &mut Learned::default(), false, None),
         View::NotLoop
     );
     let (blocks, _) = detect(cfg(), &seq(vec![stack; 20]));
@@ -511,9 +550,9 @@ fn a_loop_written_in_python_outside_asyncio_is_a_loop() {
     let idle: Vec<Frame> = std::iter::once(select)
         .chain(outer.iter().cloned())
         .collect();
-    assert!(Detector::is_loop_stack(&idle, 0));
+    assert!(Detector::is_loop_stack(&idle, None));
     assert_eq!(
-        classify(&idle, &mut Learned::default(), false, 0),
+        classify(&idle, &mut Learned::default(), false, None),
         View::Idle
     );
     let h = code(10, "handler", APP, true);
@@ -576,7 +615,7 @@ fn a_loop_patched_while_it_runs_is_read_by_its_patched_frames() {
         .chain(outer.iter().cloned())
         .collect();
     assert_eq!(
-        classify(&idle, &mut Learned::default(), false, 0),
+        classify(&idle, &mut Learned::default(), false, None),
         View::Idle
     );
     let h = code(10, "cell", APP, true);
@@ -612,7 +651,7 @@ fn a_function_named_like_a_loop_is_not_one_without_evidence() {
         fr(&run_once, 20),
         fr(&code(8, "<module>", APP, false), 50),
     ];
-    assert!(!Detector::is_loop_stack(&stack, 0));
+    assert!(!Detector::is_loop_stack(&stack, None));
     let (blocks, _) = detect(cfg(), &seq(vec![stack; 6]));
     assert!(blocks.is_empty());
 }
@@ -632,19 +671,19 @@ fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
                     tid: 1,
                     stack: Ok(busy.clone()),
                     context: 0,
-                    running_loop: 0,
+                    running_loop: None,
                 },
                 ThreadSample {
                     tid: 2,
                     stack: Ok(vec![fr(&worker, 1)]),
                     context: 0,
-                    running_loop: 0,
+                    running_loop: None,
                 },
                 ThreadSample {
                     tid: 3,
                     stack: Ok(busy.clone()),
                     context: 0,
-                    running_loop: 0,
+                    running_loop: None,
                 },
             ],
         })
@@ -669,7 +708,7 @@ fn hole_at_100ms(busy: &[Frame], before: u64, after: u64) -> Vec<Sample> {
                 tid: 7,
                 stack: Ok(busy.to_vec()),
                 context: after,
-                running_loop: 0,
+                running_loop: None,
             }],
         });
     }
@@ -765,7 +804,7 @@ fn a_long_block_survives_a_short_hole_in_observation() {
                 tid: 7,
                 stack: Ok(busy.clone()),
                 context: 0,
-                running_loop: 0,
+                running_loop: None,
             }],
         });
     }
@@ -832,7 +871,7 @@ fn a_lone_frame_without_a_stack_switch_does_not_split_a_block() {
     s.extend(times(3, (g.idle(), 5)));
     // The same where the thread state names the running loop (3.13+): the
     // stdlib loop's frames say all, the lone frame is no loop of its own.
-    for running_loop in [0, 0x7f00_0000] {
+    for running_loop in [None, Some(0x7f00_0000)] {
         let (blocks, totals) = detect(cfg(), &with_loop(with_contexts(s.clone()), running_loop));
         let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
         assert_eq!(sizes, vec![40, 40], "{blocks:?}");
@@ -841,7 +880,7 @@ fn a_lone_frame_without_a_stack_switch_does_not_split_a_block() {
 }
 
 /// `samples` with every thread's running loop set to `running_loop`.
-fn with_loop(mut samples: Vec<Sample>, running_loop: u64) -> Vec<Sample> {
+fn with_loop(mut samples: Vec<Sample>, running_loop: Option<u64>) -> Vec<Sample> {
     for t in samples.iter_mut().flat_map(|s| s.threads.iter_mut()) {
         t.running_loop = running_loop;
     }
@@ -927,7 +966,7 @@ fn a_callback_that_switches_to_a_greenlet_stays_one_block() {
     s.extend(times(3, (g.idle(), 9)));
     // Also with the running loop named by the thread state (3.13+): the
     // greenlet's stack is still another stack, not the loop's.
-    for running_loop in [0, 0x7f00_0000] {
+    for running_loop in [None, Some(0x7f00_0000)] {
         let (blocks, _) = detect(cfg(), &with_loop(with_contexts(s.clone()), running_loop));
         assert_eq!(blocks.len(), 1, "{blocks:?}");
         let b = &blocks[0];
@@ -1013,16 +1052,16 @@ fn a_frozen_application_with_relative_paths_is_read_like_any() {
     ];
     busy.extend(outer.iter().cloned());
     let mut learned = Learned::default();
-    assert_eq!(classify(&idle, &mut learned, false, 0), View::Idle);
+    assert_eq!(classify(&idle, &mut learned, false, None), View::Idle);
     assert!(matches!(
-        classify(&busy, &mut learned, false, 0),
+        classify(&busy, &mut learned, false, None),
         View::Callback { root: 1, .. }
     ));
     // A `selectors.py` of some package is not the stdlib's.
     let mut other = idle.clone();
     other[0] = fr(&f(12, "select", "vendor/myselectors.py"), 3);
     assert!(matches!(
-        classify(&other, &mut learned, false, 0),
+        classify(&other, &mut learned, false, None),
         View::Callback { .. }
     ));
     let mut s = vec![idle.clone(); 3];
@@ -1137,7 +1176,7 @@ fn at(c: &Arc<CodeInfo>, line: u32, addr: u64) -> Frame {
 /// Callback `cb` (its frame at `addr`) called from C on the runner of `idle`.
 fn called_from_c(idle: &[Frame], cb: &Arc<CodeInfo>, addr: u64, line: u32) -> Vec<Frame> {
     let mut v = vec![Frame {
-        from_c: true,
+        from_c: Some(true),
         ..at(cb, line, addr)
     }];
     v.extend(idle.iter().cloned());
@@ -1152,7 +1191,7 @@ fn with_running_loop(stacks: Vec<(Vec<Frame>, u64)>) -> Vec<Sample> {
     let loops: Vec<u64> = stacks.iter().map(|s| s.1).collect();
     let mut samples = seq(stacks.into_iter().map(|s| s.0).collect());
     for (s, l) in samples.iter_mut().zip(loops) {
-        s.threads[0].running_loop = l;
+        s.threads[0].running_loop = Some(l);
     }
     samples
 }
@@ -1179,13 +1218,10 @@ fn plain_callbacks_of_a_loop_in_c_the_thread_state_names_are_blocks() {
     assert_eq!(got, [("tick", 6), ("Handler.data_received", 5)]);
 
     // Without the thread state's word (before 3.13), no loop is seen.
-    let (blocks, _) = detect(
-        cfg(),
-        &with_running_loop(s.into_iter().map(|x| (x.0, 0)).collect()),
-    );
+    let (blocks, _) = detect(cfg(), &seq(s.into_iter().map(|x| x.0).collect()));
     assert!(blocks.is_empty());
-    assert!(Detector::is_loop_stack(&idle, L));
-    assert!(!Detector::is_loop_stack(&idle, 0));
+    assert!(Detector::is_loop_stack(&idle, Some(L)));
+    assert!(!Detector::is_loop_stack(&idle, None));
 }
 
 #[test]
@@ -1206,7 +1242,7 @@ fn a_loop_in_c_run_again_from_deeper_down_is_read_from_its_new_runner() {
     s.extend(vec_of(4, (vec![module.clone()], L)));
     let deeper_idle = vec![setup.clone(), module.clone()];
     let mut deeper_busy = vec![Frame {
-        from_c: true,
+        from_c: Some(true),
         addr: 0x3000,
         ..fr(&tick, 43)
     }];
@@ -1251,8 +1287,8 @@ fn a_loop_in_c_that_stops_leaves_no_runner_behind() {
         .collect();
     assert_eq!(got, ["tick"]);
     let mut learned = Learned::default();
-    assert_eq!(classify(&idle, &mut learned, false, L), View::Idle);
-    assert_eq!(classify(&lone, &mut learned, false, L), View::NotLoop);
-    assert_eq!(classify(&idle, &mut learned, false, L), View::Idle);
-    assert_eq!(classify(&after, &mut learned, false, 0), View::NotLoop);
+    assert_eq!(classify(&idle, &mut learned, false, Some(L)), View::Idle);
+    assert_eq!(classify(&lone, &mut learned, false, Some(L)), View::NotLoop);
+    assert_eq!(classify(&idle, &mut learned, false, Some(L)), View::Idle);
+    assert_eq!(classify(&after, &mut learned, false, None), View::NotLoop);
 }

@@ -52,7 +52,7 @@ pub fn run(pid: i32, kind: ReaderKind) -> Result<i32> {
                     "tid": t.info.tid,
                     "thread": t.info.name,
                     "loop": view,
-                    "running_loop": (t.running_loop != 0).then(|| format!("{:#x}", t.running_loop)),
+                    "running_loop": t.running_loop.map(|a| format!("{a:#x}")),
                     "stack": stack,
                 })
             }

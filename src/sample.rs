@@ -83,9 +83,9 @@ pub struct Frame {
     /// run (`self`), to tell callbacks apart. 0 otherwise.
     pub handle: u64,
     /// Called from C code: outward of it, the interpreter's chain holds the
-    /// entry frame a C caller pushes (3.12+, direct reader). `false` when
-    /// not, or not known.
-    pub from_c: bool,
+    /// entry frame a C caller pushes. `None` where the reader cannot see
+    /// entry frames (before 3.12, the py-spy reader).
+    pub from_c: Option<bool>,
 }
 
 /// Why one thread's stack could not be read in one sample.
@@ -108,10 +108,10 @@ pub struct ThreadSample {
     /// asyncio callbacks even when their frames and handles reuse memory.
     pub context: u64,
     /// Address of the event loop running on the thread, as the thread state
-    /// records it for `asyncio.get_running_loop()` (3.13+, direct reader;
-    /// stdlib loops and uvloop alike); 0 when none runs or the reader
-    /// cannot see it.
-    pub running_loop: u64,
+    /// records it for `asyncio.get_running_loop()` (stdlib loops and uvloop
+    /// alike), 0 when none runs; `None` where the reader cannot see it
+    /// (before 3.13, the py-spy reader).
+    pub running_loop: Option<u64>,
 }
 
 /// One tick of the sampler.
@@ -214,7 +214,7 @@ mod tests {
             line: 1,
             addr: 0,
             handle: 0,
-            from_c: false,
+            from_c: None,
         }
     }
 
@@ -229,13 +229,13 @@ mod tests {
                         tid: 1,
                         stack: Ok(vec![frame(); n]),
                         context: 0,
-                        running_loop: 0,
+                        running_loop: None,
                     },
                     ThreadSample {
                         tid: 2,
                         stack: Err(SampleError::Torn),
                         context: 0,
-                        running_loop: 0,
+                        running_loop: None,
                     },
                 ],
             })

@@ -666,7 +666,7 @@ impl Target {
                         tid,
                         stack: Err(SampleError::Torn),
                         context: 0,
-                        running_loop: 0,
+                        running_loop: None,
                     })
                     .collect()
             }

@@ -194,7 +194,7 @@ mod tests {
             line,
             addr: 0,
             handle: 0,
-            from_c: false,
+            from_c: None,
         }
     }
 
@@ -205,7 +205,7 @@ mod tests {
                 name: Some("MainThread".into()),
             },
             stack,
-            running_loop: 0,
+            running_loop: None,
         }
     }
 

@@ -25,7 +25,7 @@ pub struct ScannedThread {
     pub info: ThreadInfo,
     pub stack: Result<Vec<Frame>, SampleError>,
     /// As [`ThreadSample::running_loop`](crate::sample::ThreadSample).
-    pub running_loop: u64,
+    pub running_loop: Option<u64>,
 }
 
 /// A reader of the target's Python stacks.

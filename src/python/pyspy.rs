@@ -80,7 +80,7 @@ impl PySpySource {
                 line: f.line.max(0) as u32,
                 addr: 0,
                 handle: 0,
-                from_c: false,
+                from_c: None,
             })
             .collect()
     }
@@ -106,7 +106,7 @@ impl StackSource for PySpySource {
                     name: t.thread_name.clone(),
                 },
                 stack: Ok(self.frames(t)),
-                running_loop: 0,
+                running_loop: None,
             })
             .collect())
     }
@@ -124,7 +124,7 @@ impl StackSource for PySpySource {
                     tid,
                     stack,
                     context: 0,
-                    running_loop: 0,
+                    running_loop: None,
                 }
             })
             .collect())

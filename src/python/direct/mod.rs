@@ -176,8 +176,8 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     scratch: Vec<u64>,
     /// `PyThreadState.context_ver` as of the last `stack()` (0: unknown).
     context_ver: u64,
-    /// `asyncio_running_loop` as of the last `stack()` (0: none or unknown).
-    running_loop: u64,
+    /// `asyncio_running_loop` as of the last `stack()` (`None` before 3.13).
+    running_loop: Option<u64>,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -298,7 +298,7 @@ impl<M: Memory> DirectReader<M> {
             batch: Batch::default(),
             scratch: Vec::new(),
             context_ver: 0,
-            running_loop: 0,
+            running_loop: None,
             policy: Policy::default(),
             stats: Stats::default(),
         }
@@ -311,8 +311,8 @@ impl<M: Memory> DirectReader<M> {
     }
 
     /// The address of the loop running on the thread, read with the last
-    /// [`Self::stack`] call (3.13+; 0 when none runs or before 3.13).
-    pub fn last_running_loop(&self) -> u64 {
+    /// [`Self::stack`] call (0 when none runs; `None` before 3.13).
+    pub fn last_running_loop(&self) -> Option<u64> {
         self.running_loop
     }
 

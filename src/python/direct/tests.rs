@@ -1043,16 +1043,16 @@ fn a_frame_called_from_c_is_marked() {
     for _ in 0..3 {
         // The second and third samples reuse what the first decoded.
         let st = r.stack(&THREAD).unwrap();
-        let got: Vec<(&str, bool)> = st
+        let got: Vec<(&str, Option<bool>)> = st
             .iter()
             .map(|f| (f.code.qualname.as_str(), f.from_c))
             .collect();
         assert_eq!(
             got,
             [
-                ("Handler.data_received", true),
-                ("serve", false),
-                ("<module>", false)
+                ("Handler.data_received", Some(true)),
+                ("serve", Some(false)),
+                ("<module>", Some(false))
             ]
         );
     }
@@ -1075,14 +1075,14 @@ fn the_running_loop_is_read_with_the_thread_state() {
         s.fake.mem.map(TSTATE, ts);
         let mut r = s.fake.reader();
         r.stack(&THREAD).unwrap();
-        assert_eq!(r.last_running_loop(), 0);
+        assert_eq!(r.last_running_loop(), Some(0));
         r.mem.poke_u64(TSTATE + off, LOOP);
         let mut seen_after = None;
         for i in 1..=2 * every {
             let before = r.read_ops();
             r.stack(&THREAD).unwrap();
             assert_eq!(r.read_ops() - before, 1, "offset {off}, sample {i}");
-            if r.last_running_loop() == LOOP && seen_after.is_none() {
+            if r.last_running_loop() == Some(LOOP) && seen_after.is_none() {
                 seen_after = Some(i);
             }
         }
@@ -1094,7 +1094,7 @@ fn the_running_loop_is_read_with_the_thread_state() {
         }
         assert_eq!(
             r.last_running_loop(),
-            0,
+            Some(0),
             "offset {off}: a stopped loop stays"
         );
     }

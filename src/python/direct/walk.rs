@@ -248,7 +248,7 @@ impl<M: Memory> DirectReader<M> {
     ) -> Result<Vec<Frame>, SampleError> {
         // Nothing of another thread's read carries over to this one's.
         self.context_ver = 0;
-        self.running_loop = 0;
+        self.running_loop = None;
         let mut tc = self.threads.remove(&thread.tstate).unwrap_or_default();
         // Whether this walk could follow what the previous sample found.
         let warm = !tc.chain.is_empty();
@@ -411,7 +411,7 @@ impl<M: Memory> DirectReader<M> {
                 tc.loop_read_at = self.stats.samples;
             }
         }
-        self.running_loop = tc.running_loop;
+        self.running_loop = l.ts_running_loop.map(|_| tc.running_loop);
         let chunk = l.ts_datastack_chunk.map_or(0, f);
         let top = l.ts_datastack_top.map_or(0, f);
         let mut current = l.ts_frame.map_or(0, f);
@@ -667,9 +667,15 @@ impl<M: Memory> DirectReader<M> {
             // A frame whose caller in the chain is an entry shim (3.12+) was
             // called from C.
             if let Some(Decoded::Frame(inner)) = decoded.last_mut() {
-                inner.from_c = l.f_owner.is_some() && l.skips_owner(raw.owner);
+                inner.from_c = (l.skip_owners != 0).then(|| l.skips_owner(raw.owner));
             }
             decoded.push(memo);
+        }
+        // The outermost frame has no caller: not called from C either.
+        if l.skip_owners != 0
+            && let Some(Decoded::Frame(outer)) = decoded.last_mut()
+        {
+            outer.from_c = Some(false);
         }
         // The sample's frames, in one pass after the walk (pushed one by
         // one inside it, each went through a stack temporary).
@@ -858,7 +864,7 @@ impl<M: Memory> DirectReader<M> {
             line,
             addr: raw.addr,
             handle,
-            from_c: false,
+            from_c: None,
         }))
     }
 
