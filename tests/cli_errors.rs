@@ -826,3 +826,41 @@ fn man_errors_name_the_command_or_the_path() {
     let (code, _, _) = run_aelm(&["man", "attach", "--dir", &bad.to_string_lossy()]);
     assert_eq!(code, 2);
 }
+
+/// Interpreters whose file names carry a build suffix (`python3.14d` for a
+/// debug build, `python3.13t` free-threaded, `python3.14-dbg`) are Python:
+/// aelm used to refuse them as "not a Python process". A copy of the
+/// 3.14 interpreter named `python3.14d` (its standard library found through
+/// PYTHONHOME) is attached to and its blocks reported.
+#[test]
+fn an_interpreter_with_a_build_suffix_in_its_name_is_python() {
+    let Some(mut py) = pythons().into_iter().find(|p| p.minor() >= 14) else {
+        eprintln!("no 3.14+: skipped");
+        return;
+    };
+    let Some(prefix) = py
+        .exe
+        .parent()
+        .and_then(|b| b.parent())
+        .map(|p| p.to_path_buf())
+    else {
+        panic!("no prefix for {}", py.exe.display());
+    };
+    let dir = scratch("suffixed-name");
+    let exe = dir.join(format!("python3.{}d", py.minor()));
+    std::fs::copy(&py.exe, &exe).expect("copy the interpreter");
+    py.exe = exe;
+    let out = aelm_run(
+        &py,
+        "sleep_in_coroutine.py",
+        &["--threshold-ms", "20"],
+        &dir,
+    )
+    .env("PYTHONHOME", &prefix)
+    .output()
+    .expect("aelm");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines = json_lines(&out.stdout);
+    assert_eq!(blocks(&lines).len(), 3, "{stderr}\n{lines:?}");
+}

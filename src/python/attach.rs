@@ -108,11 +108,19 @@ fn python_mappings(maps: &str) -> bool {
             return false;
         };
         let base = path.rsplit('/').next().unwrap_or(path);
+        // `python`, `python3.12`, and the builds' suffixed names:
+        // `python3.14d` (debug), `python3.13t` (free-threaded),
+        // `python3.14-dbg`.
+        let version = |rest: &str| {
+            let rest = rest.strip_suffix("-dbg").unwrap_or(rest);
+            let digits = rest.trim_end_matches(['d', 't', 'm', 'u']);
+            rest.len() - digits.len() <= 2
+                && digits.starts_with(|c: char| c.is_ascii_digit())
+                && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        };
         base.starts_with("libpython")
-            || (base.starts_with("python")
-                && base["python".len()..]
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '.'))
+            || base == "python"
+            || base.strip_prefix("python").is_some_and(version)
     })
 }
 
@@ -262,6 +270,18 @@ mod tests {
         assert!(python_mappings(venv));
         assert!(!python_mappings(sleep));
         assert!(!python_mappings(tricky));
+        for name in ["python3.14d", "python3.13t", "python3.14-dbg", "python3"] {
+            assert!(
+                python_mappings(&format!("55d0 r-xp 0 08:01 1 /usr/bin/{name}\n")),
+                "{name}"
+            );
+        }
+        for name in ["python3.11-config", "pythonista", "python-3.12x"] {
+            assert!(
+                !python_mappings(&format!("55d0 r-xp 0 08:01 1 /usr/bin/{name}\n")),
+                "{name}"
+            );
+        }
     }
 
     #[test]
