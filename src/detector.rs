@@ -143,6 +143,7 @@ const ROLE_DISPATCH: u16 = 4;
 const ROLE_NAMED_RUNNER: u16 = 8;
 const ROLE_LOOP_INTERNAL: u16 = 16;
 const ROLE_HANDLE_RUN: u16 = 32;
+const ROLE_PROCESS_START: u16 = 64;
 
 /// What a code object is to the detector, computed once per code object
 /// (string matching on every frame of every sample costs more than
@@ -167,6 +168,9 @@ fn roles(code: &CodeInfo) -> u16 {
         }
         if handle_run(code) {
             r |= ROLE_HANDLE_RUN;
+        }
+        if process_start(code) {
+            r |= ROLE_PROCESS_START;
         }
         r
     })
@@ -233,6 +237,17 @@ fn named_runner(code: &CodeInfo) -> bool {
 /// calls to run a callback.
 fn handle_run(code: &CodeInfo) -> bool {
     asyncio_module(&code.file) == Some("events.py") && last_name(code) == "_run"
+}
+
+/// Where a `multiprocessing` process starts its own life:
+/// `BaseProcess._bootstrap` (multiprocessing/process.py). A process forked
+/// from inside a callback (`ProcessPoolExecutor` or `Process` with the fork
+/// start method) has its parent's stack below it, loop and callback
+/// included, which never runs again in this process.
+fn process_start(code: &CodeInfo) -> bool {
+    last_name(code) == "_bootstrap"
+        && is_path(&code.file, "multiprocessing/process.py")
+        && !code.file.contains("/site-packages/")
 }
 
 /// asyncio's loop-internal code (all of `asyncio/` but `runners.py`): a
@@ -358,6 +373,15 @@ pub fn classify(
     if running_loop == 0 && learned.c_loop != 0 {
         learned.c_start(0);
     }
+    // A process forked by `multiprocessing` from inside a callback: only
+    // the frames from its start inwards are its own.
+    let frames = match frames
+        .iter()
+        .position(|f| roles(&f.code) & ROLE_PROCESS_START != 0)
+    {
+        Some(b) => &frames[..=b],
+        None => frames,
+    };
     if frames.is_empty() {
         return View::NotLoop;
     }

@@ -482,6 +482,49 @@ fn a_helper_that_ran_a_loop_in_c_and_then_runs_work_is_no_runner_then() {
 }
 
 #[test]
+fn a_process_forked_from_inside_a_callback_runs_no_loop_of_its_parent() {
+    // `ProcessPoolExecutor` with the fork start method, submitted from a
+    // coroutine: the worker process inherits the parent's stack (loop,
+    // `Handle._run`, the coroutine) below its own start, and never returns
+    // into it. Its own work is no block; a loop it runs itself is its own.
+    let l = stdlib_loop();
+    let mp = |id, q: &str, m: &str| code(id, q, &format!("{LIB}/multiprocessing/{m}"), false);
+    let submit = code(30, "handler", APP, true);
+    let launch = fr(&mp(31, "Popen._launch", "popen_fork.py"), 71);
+    let start = fr(&mp(32, "BaseProcess._bootstrap", "process.py"), 314);
+    let worker = fr(
+        &code(
+            33,
+            "_process_worker",
+            &format!("{LIB}/concurrent/futures/process.py"),
+            false,
+        ),
+        240,
+    );
+    let work = fr(&code(34, "crunch", APP, false), 9);
+    let inherited = l.busy(&[launch, fr(&submit, 20)], 0x40);
+    let in_child = |inner: &[Frame]| {
+        let mut v = inner.to_vec();
+        v.push(worker.clone());
+        v.push(start.clone());
+        v.extend(inherited.iter().cloned());
+        v
+    };
+    let mut learned = Learned::default();
+    assert_eq!(
+        classify(&in_child(&[work.clone()]), &mut learned, false, None),
+        View::NotLoop
+    );
+    assert!(!Detector::is_loop_stack(&in_child(&[work]), None));
+    // The child's own `asyncio.run`, waiting: its loop, idle.
+    let own = in_child(&l.idle());
+    assert_eq!(
+        classify(&own, &mut Learned::default(), false, None),
+        View::Idle
+    );
+}
+
+#[test]
 fn ipythons_pseudo_sync_runner_is_no_loop() {
     let site = "/srv/venv/lib/python3.12/site-packages/IPython/core";
     let cell = code(50, "<module>", "<ipython-input-3-b36>", false);

@@ -276,3 +276,41 @@ fn stop_master(f: &Fixture) {
         }
     }
 }
+
+/// Worker processes forked from inside a callback (`ProcessPoolExecutor`
+/// with the fork start method, `--subprocesses`): each inherits its
+/// parent's stack, loop and callback included, below its own start, and
+/// runs no loop. Before, every worker was reported blocked for its whole
+/// life (`--fail-on-block` failed on a program that never blocked).
+#[test]
+fn forked_workers_run_no_loop_of_their_parent() {
+    let all = pythons();
+    let picked: Vec<&Python> = [11, 14]
+        .iter()
+        .filter_map(|m| all.iter().find(|p| p.minor() == *m))
+        .collect();
+    assert!(!picked.is_empty(), "no 3.11 or 3.14 interpreter");
+    for py in picked {
+        let dir = scratch("forked-workers");
+        let out = aelm_run(
+            py,
+            "forked_workers.py",
+            &["--subprocesses", "--threshold-ms", "20"],
+            &dir,
+        )
+        .output()
+        .expect("aelm run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}: {stderr}", py.version);
+        let lines = json_lines(&out.stdout);
+        let events = read_truth(&dir.join("truth.jsonl"));
+        let interval_ms = lines
+            .iter()
+            .find(|l| l["type"] == "start")
+            .and_then(|l| l["interval_us"].as_f64())
+            .unwrap_or(2000.0)
+            / 1000.0;
+        let problems = compare(&events, &lines, interval_ms, py.minor());
+        assert!(problems.is_empty(), "{}: {}", py.version, problems.join("\n"));
+    }
+}
