@@ -283,10 +283,8 @@ pub struct Learned {
     c_ruled: bool,
     c_base: Vec<(u64, u64)>,
     /// `c_base` was built by [`c_loop_runner`] from a stack of its own
-    /// choosing (no rule vouched for it), and how many stacks in a row
-    /// have shared nothing with it since.
+    /// choosing: a rule that finds the runner later replaces it.
     c_guessed: bool,
-    c_odd: u32,
 }
 
 impl Learned {
@@ -297,7 +295,6 @@ impl Learned {
         self.c_ruled = false;
         self.c_base.clear();
         self.c_guessed = false;
-        self.c_odd = 0;
     }
 
     /// The loop runs under a runner or loop frame that a rule found at
@@ -305,7 +302,7 @@ impl Learned {
     /// [`c_loop_runner`] knows the frames outward of it. A stdlib loop or a
     /// named runner (`ruled`) needs nothing more.
     fn c_found(&mut self, frames: &[Frame], outer: usize, running_loop: u64, ruled: bool) {
-        if running_loop == 0 || self.c_loop == running_loop {
+        if running_loop == 0 || (self.c_loop == running_loop && !self.c_guessed) {
             return;
         }
         self.c_start(running_loop);
@@ -452,35 +449,36 @@ pub fn classify(
 /// Most frames [`Learned::c_base`] holds.
 const MAX_C_BASE: usize = 1024;
 
-/// Stacks in a row sharing nothing with a guessed [`Learned::c_base`] after
-/// which it is guessed again (it came from a torn read).
-const C_ODD_RESEED: u32 = 32;
-
 /// The runner of a loop in C that the thread state says runs, found by no
 /// other rule in this stack: an application's `loop.run_forever()` on
 /// uvloop whose callbacks are plain functions (a protocol's
 /// `data_received`, `call_later`), where no coroutine, or none at this call
-/// site, shows where the loop is. Such a loop calls each callback from C,
-/// and while it waits its runner is the innermost frame; every stack of the
-/// thread holds the runner while the loop runs. So the runner is, among the
-/// frames every stack has agreed on since the loop was first seen running
-/// (or since a rule found its runner), the innermost one that calls a frame
-/// called from C, or the leaf when the stack is no deeper than those frames
-/// (waiting). When neither is among them, they are stale (the same loop
-/// object run again from deeper down between two samples) and this stack
-/// starts them again. `None` for a loop the rules find by its frames (a
-/// stdlib loop, a named runner: a stack without them is not the loop's),
-/// and for a stack that shares not even its outermost frame with them
-/// (another stack: a greenlet's, or a torn read).
+/// site, shows where the loop is. Every stack of the thread holds the
+/// runner while the loop runs; while the loop waits the runner is the
+/// leaf, and the loop calls each callback from C. So, among the frames
+/// every stack has agreed on since the loop was first seen running (or
+/// since a rule found its runner): a stack no deeper than them is the loop
+/// waiting (its leaf is the runner); in a deeper one, the runner is the
+/// innermost of them that calls a frame called from C. When none does,
+/// they are stale (the same loop object run again from deeper down between
+/// two samples) and this stack starts them again. Frames are only ever
+/// started from a stack that begins where a thread begins (module code,
+/// `Thread._bootstrap`, runpy's `_run_module_as_main`): not from a
+/// greenlet's or a torn read's. `None` for a loop the rules find by its
+/// frames (a stdlib loop, a named runner: a stack without them is not the
+/// loop's), and for a stack that shares not even its outermost frame with
+/// them (another stack).
 fn c_loop_runner(frames: &[Frame], learned: &mut Learned, running_loop: u64) -> Option<usize> {
     let n = frames.len();
     let outward = || frames.iter().rev().map(|f| (f.addr, f.code.id));
-    // The runner among the first `common` frames from the outermost, as an
-    // index from the innermost (the base is then the `n - k` outermost).
+    // The runner when the `common` outermost frames are the shared ones, as
+    // an index from the innermost (the shared frames are then the `n - k`
+    // outermost).
     let pick = |common: usize| {
-        ((n - common).max(1)..n)
-            .find(|&k| frames[k - 1].from_c == Some(true))
-            .or((common == n).then_some(0))
+        if common == n {
+            return Some(0);
+        }
+        ((n - common).max(1)..n).find(|&k| frames[k - 1].from_c == Some(true))
     };
     if learned.c_loop == running_loop {
         if learned.c_ruled {
@@ -494,25 +492,33 @@ fn c_loop_runner(frames: &[Frame], learned: &mut Learned, running_loop: u64) -> 
                 .take_while(|(b, f)| **b == *f)
                 .count();
             if common == 0 {
-                learned.c_odd += 1;
-                if !learned.c_guessed || learned.c_odd < C_ODD_RESEED {
-                    return None;
-                }
-            } else {
-                learned.c_odd = 0;
-                if let Some(k) = pick(common) {
-                    learned.c_base.truncate(n - k);
-                    return Some(k);
-                }
+                return None;
+            }
+            if let Some(k) = pick(common) {
+                learned.c_base.truncate(n - k);
+                return Some(k);
             }
         }
+    }
+    if !frames.last().is_some_and(|f| thread_bottom(&f.code)) {
+        return None;
     }
     learned.c_start(running_loop);
     learned.c_guessed = true;
     learned.c_base.extend(outward().take(MAX_C_BASE));
-    let k = pick(learned.c_base.len()).unwrap_or(0);
-    learned.c_base.truncate(n - k);
-    Some(k)
+    Some(0)
+}
+
+/// Code a thread's stack begins with: module code (the main thread's
+/// script, `python -c`), `Thread._bootstrap` (threading.py), runpy's
+/// `_run_module_as_main` (`python -m`). A greenlet's stack begins with a
+/// function of the application's or a library's.
+fn thread_bottom(code: &CodeInfo) -> bool {
+    let n = last_name(code);
+    !code.is_function()
+        || (n == "_bootstrap" && is_path(&code.file, "threading.py"))
+        || (n == "_run_module_as_main"
+            && (is_path(&code.file, "runpy.py") || code.file == "<frozen runpy>"))
 }
 
 /// The callback whose root is the first frame inward of `outer` that is not

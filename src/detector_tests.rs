@@ -512,7 +512,7 @@ fn a_process_forked_from_inside_a_callback_runs_no_loop_of_its_parent() {
     };
     let mut learned = Learned::default();
     assert_eq!(
-        classify(&in_child(&[work.clone()]), &mut learned, false, None),
+        classify(&in_child(std::slice::from_ref(&work)), &mut learned, false, None),
         View::NotLoop
     );
     assert!(!Detector::is_loop_stack(&in_child(&[work]), None));
@@ -1209,6 +1209,11 @@ fn app_run_c_loop() -> Vec<Frame> {
     vec![at(&serve, 115, 0x2000), at(&module, 126, 0x1000)]
 }
 
+/// `c` as a function's code (CO_NEWLOCALS).
+fn as_fn(c: &Arc<CodeInfo>) -> Arc<CodeInfo> {
+    greenlets::as_function(c)
+}
+
 fn at(c: &Arc<CodeInfo>, line: u32, addr: u64) -> Frame {
     Frame {
         addr,
@@ -1246,9 +1251,7 @@ fn plain_callbacks_of_a_loop_in_c_the_thread_state_names_are_blocks() {
     let tick = code(10, "tick", APP, false);
     let data = code(11, "Handler.data_received", APP, false);
     const L: u64 = 0x7f00_0000;
-    let mut s = Vec::new();
-    // From the first sample on, inside a callback: the callback called from
-    // C says where the runner is.
+    let mut s = vec_of(4, (idle.clone(), L));
     s.extend(vec_of(6, (busy(&tick, 0x3000, 43), L)));
     s.extend(vec_of(4, (idle.clone(), L)));
     s.extend(vec_of(5, (busy(&data, 0x3000, 77), L)));
@@ -1265,6 +1268,76 @@ fn plain_callbacks_of_a_loop_in_c_the_thread_state_names_are_blocks() {
     assert!(blocks.is_empty());
     assert!(Detector::is_loop_stack(&idle, Some(L)));
     assert!(!Detector::is_loop_stack(&idle, None));
+}
+
+#[test]
+fn a_loop_in_c_under_frames_called_from_c_waits_at_its_runner() {
+    // `python -m app` (runpy calls `<module>` from C), a thread on 3.14+
+    // (`Thread.run` through `Context.run`): frames outward of the runner
+    // called from C. Waiting, the stack is no deeper than the frames every
+    // stack shares: idle, whatever lies below.
+    let module = Frame {
+        from_c: Some(true),
+        ..at(&code(1, "<module>", APP, false), 126, 0x1000)
+    };
+    let runpy = "<frozen runpy>";
+    let idle = vec![
+        at(&code(2, "serve", APP, false), 115, 0x2000),
+        module,
+        at(&as_fn(&code(3, "_run_code", runpy, false)), 88, 0x800),
+        at(
+            &as_fn(&code(4, "_run_module_as_main", runpy, false)),
+            198,
+            0x400,
+        ),
+    ];
+    let tick = code(10, "tick", APP, false);
+    const L: u64 = 0x7f00_0000;
+    let mut s = vec_of(8, (idle.clone(), L));
+    s.extend(vec_of(6, (called_from_c(&idle, &tick, 0x3000, 43), L)));
+    s.extend(vec_of(8, (idle, L)));
+    let (blocks, _) = detect(cfg(), &with_running_loop(s));
+    let got: Vec<(&str, &str, u32)> = blocks
+        .iter()
+        .map(|b| {
+            (
+                b.callback.code.qualname.as_str(),
+                b.culprit.code.qualname.as_str(),
+                b.samples,
+            )
+        })
+        .collect();
+    assert_eq!(got, [("tick", "tick", 6)]);
+}
+
+#[test]
+fn a_greenlet_under_a_plain_callback_of_a_loop_in_c_stays_in_its_block() {
+    // A plain callback switches to a greenlet (its stack begins with a
+    // function, not where a thread begins) for 60 samples: that stack is
+    // never taken for the loop's, and the block is the callback's, whole.
+    let idle = app_run_c_loop();
+    let cb = code(10, "cb", APP, false);
+    let green = vec![
+        at(&as_fn(&code(40, "slow_sync", APP, false)), 15, 0x9100),
+        at(&as_fn(&code(41, "in_greenlet", APP, false)), 30, 0x9000),
+    ];
+    const L: u64 = 0x7f00_0000;
+    let busy = called_from_c(&idle, &cb, 0x3000, 20);
+    let mut s: Vec<(Vec<Frame>, u64, u64)> = vec_of(4, (idle.clone(), L, 1));
+    s.extend(vec_of(2, (busy.clone(), L, 3)));
+    s.extend(vec_of(60, (green, L, 4)));
+    s.extend(vec_of(2, (busy, L, 5)));
+    s.extend(vec_of(4, (idle, L, 7)));
+    let mut samples = with_running_loop(s.iter().map(|x| (x.0.clone(), x.1)).collect());
+    for (smp, x) in samples.iter_mut().zip(&s) {
+        smp.threads[0].context = x.2;
+    }
+    let (blocks, _) = detect(cfg(), &samples);
+    let got: Vec<(&str, u32)> = blocks
+        .iter()
+        .map(|b| (b.callback.code.qualname.as_str(), b.samples))
+        .collect();
+    assert_eq!(got, [("cb", 64)]);
 }
 
 #[test]

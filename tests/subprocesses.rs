@@ -311,6 +311,11 @@ fn forked_workers_run_no_loop_of_their_parent() {
             .unwrap_or(2000.0)
             / 1000.0;
         let problems = compare(&events, &lines, interval_ms, py.minor());
-        assert!(problems.is_empty(), "{}: {}", py.version, problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "{}: {}",
+            py.version,
+            problems.join("\n")
+        );
     }
 }

@@ -95,9 +95,10 @@ struct ThreadCache {
     /// (most recent first), with the sample count when each was last the
     /// innermost frame; read speculatively while recent.
     recent_tops: [(u64, u64); RECENT_TOPS],
-    /// The running loop's word as last read, and the sample count then.
+    /// The running loop's word as last read, and the sample count then
+    /// (`None`: never read for this thread).
     running_loop: u64,
-    loop_read_at: u64,
+    loop_read_at: Option<u64>,
 }
 
 /// What one raw frame decoded to, kept for the next sample.

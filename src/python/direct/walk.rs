@@ -358,7 +358,10 @@ impl<M: Memory> DirectReader<M> {
             if o >= ts_lo && pages(o + 8) <= pages(ts_hi) {
                 ts_hi = ts_hi.max(o + 8);
                 loop_in_ts = true;
-            } else if self.stats.samples.saturating_sub(tc.loop_read_at) >= LOOP_READ_EVERY {
+            } else if tc
+                .loop_read_at
+                .is_none_or(|at| self.stats.samples.saturating_sub(at) >= LOOP_READ_EVERY)
+            {
                 loop_part = Some(batch.add(at(o), 8, false));
             }
         }
@@ -408,7 +411,7 @@ impl<M: Memory> DirectReader<M> {
             };
             if let Some(w) = word {
                 tc.running_loop = w;
-                tc.loop_read_at = self.stats.samples;
+                tc.loop_read_at = Some(self.stats.samples);
             }
         }
         self.running_loop = l.ts_running_loop.map(|_| tc.running_loop);
