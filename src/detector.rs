@@ -386,9 +386,16 @@ pub fn classify(
     // loop frame.
     if let Some(l) = loop_frame(frames, learned) {
         learned.c_found(frames, l, running_loop, true);
-        // Idle: the selector's wait, called from the loop's `_run_once`
-        // (a `select` a callback makes itself, e.g. in `subprocess`, is busy).
-        if l == 1 && is_selector_wait(&frames[0].code) {
+        // Idle: the selector's wait, called from the loop's `_run_once`,
+        // directly or through a wrapper of the selector's (a subclass that
+        // times `select`); a `select` a callback makes itself (in
+        // `subprocess`, say) is busy: `Handle._run` lies between.
+        if l >= 1
+            && is_selector_wait(&frames[0].code)
+            && frames[1..l]
+                .iter()
+                .all(|f| roles(&f.code) & ROLE_HANDLE_RUN == 0)
+        {
             return View::Idle;
         }
         return callback_inward_of(frames, l);

@@ -512,7 +512,12 @@ fn a_process_forked_from_inside_a_callback_runs_no_loop_of_its_parent() {
     };
     let mut learned = Learned::default();
     assert_eq!(
-        classify(&in_child(std::slice::from_ref(&work)), &mut learned, false, None),
+        classify(
+            &in_child(std::slice::from_ref(&work)),
+            &mut learned,
+            false,
+            None
+        ),
         View::NotLoop
     );
     assert!(!Detector::is_loop_stack(&in_child(&[work]), None));
@@ -769,6 +774,23 @@ fn a_gap_in_observation_ends_the_block() {
     assert_eq!(blocks.len(), 2, "{blocks:?}");
     assert_eq!(blocks[0].duration, Duration::from_millis(25));
     assert_eq!(blocks[1].duration, Duration::from_millis(25));
+}
+
+#[test]
+fn a_wrapped_selector_waiting_is_idle() {
+    // A selector subclass that times `select` (or a `select` patched on
+    // the loop's selector): an application frame between `_run_once` and
+    // the selector's wait. Still the loop waiting.
+    let l = stdlib_loop();
+    let wrapper = fr(&code(50, "TimedSelector.select", APP, false), 12);
+    let mut idle = l.idle();
+    idle.insert(1, wrapper);
+    let (blocks, _) = detect(cfg(), &seq(vec![idle.clone(); 40]));
+    assert!(blocks.is_empty(), "{blocks:?}");
+    assert_eq!(
+        classify(&idle, &mut Learned::default(), false, None),
+        View::Idle
+    );
 }
 
 #[test]
