@@ -301,6 +301,15 @@ fn work_through_the_helper_that_ran_a_loop_in_c() {
     check_from(12, "after_the_loop.py", &["--shape", "helper"]);
 }
 
+#[test]
+fn the_main_interpreter_beside_a_subinterpreter() {
+    // CPython lists the newest interpreter first: with a subinterpreter
+    // made (3.14 `concurrent.interpreters`), attach watched its threads and
+    // never found the main loop. The main interpreter is
+    // `_PyRuntime.interpreters.main`.
+    check_from(14, "subinterpreter.py", &[]);
+}
+
 /// [`check`] on the interpreters from 3.`minor` on; fails when none ran.
 fn check_from(minor: u32, script: &str, args: &[&str]) {
     let mut problems = Vec::new();

@@ -89,6 +89,10 @@ int main(void) {
      * stack with a walker that gives up past 4096 frames) */
     VAL(runtime_interpreters_head, offsetof(_PyRuntimeState, interpreters.head),
         PY_VERSION_HEX < 0x03090000 ? "internal/pycore_pystate.h" : "internal/pycore_runtime.h");
+    /* _PyRuntime.interpreters.main: the main interpreter (head is the
+     * newest: a subinterpreter's while one exists) */
+    VAL(runtime_interpreters_main, offsetof(_PyRuntimeState, interpreters.main),
+        PY_VERSION_HEX < 0x03090000 ? "internal/pycore_pystate.h" : "internal/pycore_runtime.h");
     VAL(ts_size, sizeof(PyThreadState), "cpython/pystate.h");
     VAL(ts_next, offsetof(PyThreadState, next), "cpython/pystate.h");
     VAL(ts_interp, offsetof(PyThreadState, interp), "cpython/pystate.h");

@@ -224,6 +224,26 @@ impl DirectReader<ProcessMem> {
             dict: sym("PyDict_Type"),
         };
         let version = format!("{}.{}.{}{}", v.major, v.minor, v.patch, v.release_flags);
+        // The main interpreter, where the program's own threads live: py-spy
+        // takes `interpreters.head`, the newest one, which is a
+        // subinterpreter's while one exists (3.12+ `concurrent.interpreters`).
+        let main = sym("_PyRuntime").and_then(|rt| {
+            let mut b = [0u8; 8];
+            mem.read(rt.wrapping_add(layout.runtime_interpreters_main), &mut b)
+                .ok()
+                .map(|_| u64::from_le_bytes(b))
+                .filter(|&a| a != 0)
+        });
+        let found = match (found, main) {
+            (Ok(interp), Some(m)) if interp != m => {
+                layout.notes.push(format!(
+                    "interpreter: the main one at {m:#x} (_PyRuntime.interpreters.main), not \
+                     {interp:#x}: subinterpreters run, and their threads are not watched"
+                ));
+                Ok(m)
+            }
+            (found, _) => found,
+        };
         match found {
             Ok(interp) => Ok(DirectReader::with_memory(
                 mem, layout, version, pid, interp, types,
@@ -238,8 +258,9 @@ impl DirectReader<ProcessMem> {
     }
 }
 
-/// The interpreter from `_PyRuntime.interpreters.head` (the main
-/// interpreter), accepted when its thread list reads as Python threads.
+/// The interpreter from `_PyRuntime.interpreters.main` (or `.head`, the
+/// newest, when that is NULL), accepted when its thread list reads as
+/// Python threads.
 fn own_discovery(
     mem: ProcessMem,
     mut layout: Layout,
@@ -249,15 +270,21 @@ fn own_discovery(
     runtime: Option<u64>,
 ) -> Result<DirectReader<ProcessMem>> {
     let rt = runtime.context("no _PyRuntime symbol")?;
-    let mut b = [0u8; 8];
-    mem.read(rt.wrapping_add(layout.runtime_interpreters_head), &mut b)
-        .map_err(|e| anyhow::anyhow!("reading _PyRuntime.interpreters.head: {e}"))?;
-    let interp = u64::from_le_bytes(b);
+    let word = |off: u64, what: &str| -> Result<u64> {
+        let mut b = [0u8; 8];
+        mem.read(rt.wrapping_add(off), &mut b)
+            .map_err(|e| anyhow::anyhow!("reading _PyRuntime.interpreters.{what}: {e}"))?;
+        Ok(u64::from_le_bytes(b))
+    };
+    let interp = match word(layout.runtime_interpreters_main, "main")? {
+        0 => word(layout.runtime_interpreters_head, "head")?,
+        m => m,
+    };
     if interp == 0 {
-        bail!("_PyRuntime.interpreters.head is NULL (the interpreter is not running yet)");
+        bail!("_PyRuntime.interpreters is empty (the interpreter is not running yet)");
     }
     layout.notes.push(format!(
-        "interpreter: {interp:#x}, read from _PyRuntime.interpreters.head (py-spy's discovery \
+        "interpreter: {interp:#x}, read from _PyRuntime.interpreters (py-spy's discovery \
          failed: it walks every stack, and gives up past 4096 frames)"
     ));
     let mut reader = DirectReader::with_memory(mem, layout, version, pid, interp, types);

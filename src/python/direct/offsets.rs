@@ -30,6 +30,7 @@ pub struct HeaderOffsets {
     pub unicode_ascii_mask: u64,
     pub interp_threads_head: u64,
     pub runtime_interpreters_head: u64,
+    pub runtime_interpreters_main: u64,
     pub ts_size: u64,
     pub ts_next: u64,
     pub ts_interp: u64,
@@ -200,9 +201,11 @@ pub struct Layout {
     pub unicode_compact_mask: u64,
     pub unicode_ascii_mask: u64,
 
-    /// `_PyRuntime.interpreters.head`: the main interpreter, for aelm's own
-    /// discovery when py-spy's fails.
+    /// `_PyRuntime.interpreters.head`: the newest interpreter, for aelm's
+    /// own discovery when py-spy's fails.
     pub runtime_interpreters_head: u64,
+    /// `_PyRuntime.interpreters.main`: the main interpreter.
+    pub runtime_interpreters_main: u64,
     pub interp_threads_head: u64,
     pub ts_next: u64,
     pub ts_thread_id: u64,
@@ -421,6 +424,7 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         unicode_ascii_mask: h.unicode_ascii_mask,
         interp_threads_head: h.interp_threads_head,
         runtime_interpreters_head: h.runtime_interpreters_head,
+        runtime_interpreters_main: h.runtime_interpreters_main,
         ts_next: h.ts_next,
         ts_thread_id: h.ts_thread_id,
         // From the headers on every version: _Py_DebugOffsets does not carry it.
@@ -517,6 +521,12 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
         h.dbg_runtime_interpreters_head,
         "runtime_state.interpreters_head",
     )?;
+    // Not published: right after `head` in `struct pyinterpreters`.
+    layout.runtime_interpreters_main = rebase(
+        h.runtime_interpreters_main,
+        h.runtime_interpreters_head,
+        layout.runtime_interpreters_head,
+    )?;
     layout.ts_next = get(h.dbg_ts_next, "thread_state.next")?;
     let cur = get(h.dbg_ts_current_frame, "thread_state.current_frame")?;
     layout.ts_frame = Some(cur);
@@ -584,7 +594,8 @@ pub fn apply_debug_offsets<M: Memory + ?Sized>(
 
     layout.notes.push(format!(
         "offsets: _Py_DebugOffsets read from _PyRuntime at {runtime:#x} (version {version:#x}); \
-         from the header table (rebased): datastack_top (on datastack_chunk), \
+         from the header table (rebased): interpreters.main (on interpreters.head), \
+         datastack_top (on datastack_chunk), \
          asyncio_running_loop (on thread_state.size), \
          f_globals (on previous), co_flags (on argcount), PyCompactUnicodeObject size \
          (on asciiobject_size); from the table as is: _PyStackChunk, frame owners, \
