@@ -802,10 +802,10 @@ impl Config {
     /// is reused: a later callback can show the same code, frame and handle
     /// addresses), so the block ends at its last sample and a new one
     /// starts, unless the thread's context version says it is the same
-    /// callback still (see `Detector::push`). A long block tolerates proportionally longer holes: a
-    /// sampler starved for 30 ms must not cut a stuck loop of minutes into
-    /// pieces, and a hole of a quarter of what was seen can change the
-    /// reported duration by at most that much.
+    /// callback still (see `Detector::push`). A long block tolerates
+    /// proportionally longer holes: a sampler starved for 30 ms must not cut
+    /// a stuck loop of minutes into pieces, and a hole of a quarter of what
+    /// was seen can change the reported duration by at most that much.
     pub fn max_gap(&self, interval: Duration, block_so_far: Duration) -> Duration {
         (interval * 4).max(self.threshold / 2).max(block_so_far / 4)
     }

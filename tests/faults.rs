@@ -474,15 +474,6 @@ fn last_is_end<'a>(lines: &'a [Value], reason: &str) -> &'a Value {
     end
 }
 
-fn interval_ms(lines: &[Value]) -> f64 {
-    lines
-        .iter()
-        .find(|l| l["type"] == "start")
-        .and_then(|s| s["interval_us"].as_f64())
-        .unwrap_or(1000.0)
-        / 1000.0
-}
-
 fn culprit(b: &Value) -> &str {
     b["culprit"]["function"].as_str().unwrap_or("")
 }

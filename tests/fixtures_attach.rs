@@ -85,9 +85,23 @@ fn run_matrix(
     args: &[&str],
     merged_ok: bool,
 ) -> (Vec<String>, Vec<(String, Vec<Value>)>) {
+    run_matrix_from(0, script, args, merged_ok)
+}
+
+/// [`run_matrix`] on the interpreters from 3.`minor` on.
+fn run_matrix_from(
+    minor: u32,
+    script: &str,
+    args: &[&str],
+    merged_ok: bool,
+) -> (Vec<String>, Vec<(String, Vec<Value>)>) {
     let mut problems = Vec::new();
     let mut ran = Vec::new();
     for py in pythons() {
+        if py.minor() < minor {
+            eprintln!("{script} skipped on {}: needs 3.{minor}+", py.version);
+            continue;
+        }
         match check_one(&py, script, args, merged_ok) {
             Ok((p, events)) => {
                 ran.push((py.version.clone(), events));
@@ -312,21 +326,7 @@ fn the_main_interpreter_beside_a_subinterpreter() {
 
 /// [`check`] on the interpreters from 3.`minor` on; fails when none ran.
 fn check_from(minor: u32, script: &str, args: &[&str]) {
-    let mut problems = Vec::new();
-    let mut ran = Vec::new();
-    for py in pythons() {
-        if py.minor() < minor {
-            eprintln!("{script} skipped on {}: needs 3.{minor}+", py.version);
-            continue;
-        }
-        match check_one(&py, script, args, false) {
-            Ok((p, _)) => {
-                problems.extend(p);
-                ran.push(py.version.clone());
-            }
-            Err(skip) => eprintln!("{skip}"),
-        }
-    }
+    let (problems, ran) = run_matrix_from(minor, script, args, false);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(
         !ran.is_empty(),

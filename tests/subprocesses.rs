@@ -304,13 +304,7 @@ fn forked_workers_run_no_loop_of_their_parent() {
         assert_eq!(out.status.code(), Some(0), "{}: {stderr}", py.version);
         let lines = json_lines(&out.stdout);
         let events = read_truth(&dir.join("truth.jsonl"));
-        let interval_ms = lines
-            .iter()
-            .find(|l| l["type"] == "start")
-            .and_then(|l| l["interval_us"].as_f64())
-            .unwrap_or(2000.0)
-            / 1000.0;
-        let problems = compare(&events, &lines, interval_ms, py.minor());
+        let problems = compare(&events, &lines, interval_ms(&lines), py.minor());
         assert!(
             problems.is_empty(),
             "{}: {}",

@@ -358,6 +358,17 @@ impl Aelm {
 
 /// aelm's JSON lines from its captured stdout (lines that do not parse are
 /// left out; the tests that need every line to parse check that themselves).
+/// The sampling interval the `start` line announces, in ms (1 when there
+/// is none).
+pub fn interval_ms(lines: &[Value]) -> f64 {
+    lines
+        .iter()
+        .find(|l| l["type"] == "start")
+        .and_then(|s| s["interval_us"].as_f64())
+        .unwrap_or(1000.0)
+        / 1000.0
+}
+
 pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
         .lines()

@@ -227,13 +227,9 @@ impl DirectReader<ProcessMem> {
         // The main interpreter, where the program's own threads live: py-spy
         // takes `interpreters.head`, the newest one, which is a
         // subinterpreter's while one exists (3.12+ `concurrent.interpreters`).
-        let main = sym("_PyRuntime").and_then(|rt| {
-            let mut b = [0u8; 8];
-            mem.read(rt.wrapping_add(layout.runtime_interpreters_main), &mut b)
-                .ok()
-                .map(|_| u64::from_le_bytes(b))
-                .filter(|&a| a != 0)
-        });
+        let main = sym("_PyRuntime")
+            .and_then(|rt| main_interpreter(&mem, &layout, rt).ok())
+            .filter(|&a| a != 0);
         let found = match (found, main) {
             (Ok(interp), Some(m)) if interp != m => {
                 layout.notes.push(format!(
@@ -258,9 +254,23 @@ impl DirectReader<ProcessMem> {
     }
 }
 
-/// The interpreter from `_PyRuntime.interpreters.main` (or `.head`, the
-/// newest, when that is NULL), accepted when its thread list reads as
-/// Python threads.
+/// `_PyRuntime.interpreters.main`, or `.head` (the newest) when that is
+/// NULL; 0 when both are.
+fn main_interpreter(mem: &ProcessMem, layout: &Layout, rt: u64) -> Result<u64> {
+    let word = |off: u64, what: &str| -> Result<u64> {
+        let mut b = [0u8; 8];
+        mem.read(rt.wrapping_add(off), &mut b)
+            .map_err(|e| anyhow::anyhow!("reading _PyRuntime.interpreters.{what}: {e}"))?;
+        Ok(u64::from_le_bytes(b))
+    };
+    match word(layout.runtime_interpreters_main, "main")? {
+        0 => word(layout.runtime_interpreters_head, "head"),
+        m => Ok(m),
+    }
+}
+
+/// The interpreter from [`main_interpreter`], accepted when its thread list
+/// reads as Python threads.
 fn own_discovery(
     mem: ProcessMem,
     mut layout: Layout,
@@ -270,16 +280,7 @@ fn own_discovery(
     runtime: Option<u64>,
 ) -> Result<DirectReader<ProcessMem>> {
     let rt = runtime.context("no _PyRuntime symbol")?;
-    let word = |off: u64, what: &str| -> Result<u64> {
-        let mut b = [0u8; 8];
-        mem.read(rt.wrapping_add(off), &mut b)
-            .map_err(|e| anyhow::anyhow!("reading _PyRuntime.interpreters.{what}: {e}"))?;
-        Ok(u64::from_le_bytes(b))
-    };
-    let interp = match word(layout.runtime_interpreters_main, "main")? {
-        0 => word(layout.runtime_interpreters_head, "head")?,
-        m => m,
-    };
+    let interp = main_interpreter(&mem, &layout, rt)?;
     if interp == 0 {
         bail!("_PyRuntime.interpreters is empty (the interpreter is not running yet)");
     }
