@@ -347,8 +347,12 @@ fn sync_code_in_a_greenlet() {
     );
 }
 
-/// A culprit mismatch where aelm named the generator expression on the
-/// expected file and line (the expected function's own code there).
+/// A culprit mismatch where aelm named the generator expression, or the
+/// lambda it calls, on the expected file and line (the expected function's
+/// own code there). With `iter(lambda: time.monotonic() < end, False)` the
+/// lambda is the innermost frame in about 55 % of the samples (3.10: 26-30
+/// of 50 a block), so a block sampled sparsely (ticks missed under load) can
+/// have it on >= 80 % of its samples: seen once on 3.10 in CI.
 fn genexpr_culprit_on_its_line(problem: &str) -> bool {
     let Some((got, want)) = problem.split_once(" expected ") else {
         return false;
@@ -359,7 +363,7 @@ fn genexpr_culprit_on_its_line(problem: &str) -> bool {
     // got: `QUAL "FILE":LINE`, want: `FUNC FILE:LINE`.
     let (qual, at) = got.split_once(' ').unwrap_or((got, ""));
     let want_at = want.split_once(' ').map_or("", |w| w.1);
-    qual.ends_with("<genexpr>") && at.replace('"', "") == want_at
+    (qual.ends_with("<genexpr>") || qual.ends_with("<lambda>")) && at.replace('"', "") == want_at
 }
 
 #[test]
