@@ -12,7 +12,7 @@ use crate::addr_map::AddrMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::sample::{CodeInfo, Frame, Sample};
+use crate::sample::{CodeInfo, Entered, Frame, Sample};
 
 /// A frame is on the dominant path when it is on the stack in at least this
 /// share of a block's samples.
@@ -589,6 +589,8 @@ struct Run {
     /// The context version of this run's last samples on another stack,
     /// while they are the latest.
     foreign_context: Option<u64>,
+    /// The contexts entered at this run's last sample on the loop's stack.
+    entered: Entered,
     first: Duration,
     last: Duration,
     samples: u32,
@@ -597,6 +599,42 @@ struct Run {
     nodes: Vec<Node>,
     leaves: AddrMap<(u64, u32), (Arc<CodeInfo>, u32)>,
     ongoing_reported: bool,
+}
+
+/// Whether the context the loop entered to run a callback (`prev.outer`)
+/// stayed entered between two samples of it (same root code, frame and
+/// handle) at context versions `prev_ver` and `cur_ver`, though the version
+/// moved: the callback entered or left contexts of its own in between.
+///
+/// Every enter and every exit bumps the version by one (so does a greenlet
+/// switch, which only adds to the count). To leave the outermost context
+/// from `prev.depth` entered ones takes `prev.depth` exits, and to be
+/// `cur.depth` deep again as many entries: a version that moved by less
+/// than their sum cannot have seen the outermost context left.
+///
+/// Past that count (nested runs shorter than the interval: an eager task's
+/// first step per item), the handle decides where the reader sees one
+/// (stdlib loops: the `Handle` that `Handle._run` runs): the loop runs
+/// every callback, and every step of a task, from a handle of its own, made
+/// while the one before was still alive unless the loop went on to other
+/// work in between, so one handle at one address is one callback. Where no
+/// handle is seen (uvloop), or nothing was nested in either sample (equal
+/// depths of one: a new callback of the same code, or the next step of the
+/// same task, is two bumps away), a moved version is a new callback.
+pub(crate) fn still_entered(
+    prev: Entered,
+    prev_ver: u64,
+    cur: Entered,
+    cur_ver: u64,
+    handle: u64,
+) -> bool {
+    let moved = cur_ver.wrapping_sub(prev_ver);
+    if prev.outer == 0 || prev.outer != cur.outer || prev.depth == 0 || cur.depth == 0 || moved == 0
+    {
+        return false;
+    }
+    moved < u64::from(prev.depth) + u64::from(cur.depth)
+        || (handle != 0 && prev.depth.max(cur.depth) >= 2)
 }
 
 fn bump_line(lines: &mut Vec<(u32, u32)>, line: u32) {
@@ -625,6 +663,7 @@ impl Run {
             root: root.clone(),
             foreign_root: false,
             foreign_context: None,
+            entered: Entered::default(),
             first: at,
             last: at,
             samples: 0,
@@ -934,6 +973,16 @@ impl Detector {
                 // run in between: the same callback.
                 r.id.context = id.context;
             }
+            if let Some(r) = track.run.as_mut()
+                && r.id != id
+                && (r.id.code, r.id.frame, r.id.handle) == (id.code, id.frame, id.handle)
+                && still_entered(r.entered, r.id.context, ts.entered, id.context, id.handle)
+            {
+                // The callback entered or left contexts of its own
+                // (`Context.run`, an eager task's first step): the context
+                // version moved, the one the loop entered for it did not.
+                r.id.context = id.context;
+            }
             if let Some(run) = track.run.take_if(|r| r.id != id) {
                 out.extend(self.close(ts.tid, run, false));
             }
@@ -941,6 +990,7 @@ impl Detector {
             let run = track
                 .run
                 .get_or_insert_with(|| Run::new(id, sample.at, &frames[root]));
+            run.entered = ts.entered;
             run.add(sample.at, sample.interval, frames[..=root].iter().rev());
             out.extend(ongoing(ts.tid, run, &self.cfg, &self.own));
         }

@@ -108,6 +108,7 @@ fn seq(stacks: Vec<Vec<Frame>>) -> Vec<Sample> {
                 stack: Ok(s),
                 context: 0,
                 running_loop: None,
+                entered: Default::default(),
             }],
         })
         .collect()
@@ -720,18 +721,21 @@ fn threads_without_a_loop_are_ignored_and_loops_per_thread_are_separate() {
                     stack: Ok(busy.clone()),
                     context: 0,
                     running_loop: None,
+                    entered: Default::default(),
                 },
                 ThreadSample {
                     tid: 2,
                     stack: Ok(vec![fr(&worker, 1)]),
                     context: 0,
                     running_loop: None,
+                    entered: Default::default(),
                 },
                 ThreadSample {
                     tid: 3,
                     stack: Ok(busy.clone()),
                     context: 0,
                     running_loop: None,
+                    entered: Default::default(),
                 },
             ],
         })
@@ -757,6 +761,7 @@ fn hole_at_100ms(busy: &[Frame], before: u64, after: u64) -> Vec<Sample> {
                 stack: Ok(busy.to_vec()),
                 context: after,
                 running_loop: None,
+                entered: Default::default(),
             }],
         });
     }
@@ -870,6 +875,7 @@ fn a_long_block_survives_a_short_hole_in_observation() {
                 stack: Ok(busy.clone()),
                 context: 0,
                 running_loop: None,
+                entered: Default::default(),
             }],
         });
     }
@@ -1429,4 +1435,101 @@ fn a_loop_in_c_that_stops_leaves_no_runner_behind() {
     assert_eq!(classify(&lone, &mut learned, false, Some(L)), View::NotLoop);
     assert_eq!(classify(&idle, &mut learned, false, Some(L)), View::Idle);
     assert_eq!(classify(&after, &mut learned, false, None), View::NotLoop);
+}
+
+/// Samples of one callback that enters contexts of its own: each sample
+/// `(stack, context version, entered)`.
+fn with_entered(stacks: Vec<(Vec<Frame>, u64, Entered)>) -> Vec<Sample> {
+    let tags: Vec<(u64, Entered)> = stacks.iter().map(|s| (s.1, s.2)).collect();
+    let mut samples = seq(stacks.into_iter().map(|s| s.0).collect());
+    for (s, (c, e)) in samples.iter_mut().zip(tags) {
+        s.threads[0].context = c;
+        s.threads[0].entered = e;
+    }
+    samples
+}
+
+const OUTER: u64 = 0x7f00_0000_1000;
+
+fn entered(outer: u64, depth: u8) -> Entered {
+    Entered { outer, depth }
+}
+
+#[test]
+fn the_outermost_context_left_takes_as_many_bumps_as_depths() {
+    let t = |d| entered(OUTER, d);
+    // Into a nested run and back: one bump each, the callback's context
+    // stayed entered.
+    assert!(still_entered(t(1), 10, t(2), 11, 0));
+    assert!(still_entered(t(2), 11, t(1), 12, 0));
+    // From one nested run to the next: two bumps, fewer than 2 + 2.
+    assert!(still_entered(t(2), 11, t(2), 13, 0));
+    // Four bumps between two nested samples: the callback's context may have
+    // been left and entered again (the next step of the same task), unless
+    // the same handle runs it (stdlib loops).
+    assert!(!still_entered(t(2), 11, t(2), 15, 0));
+    assert!(still_entered(t(2), 11, t(2), 15, 0xfeed));
+    // Nothing nested in either sample: a moved version is a new callback,
+    // handle or not.
+    assert!(!still_entered(t(1), 10, t(1), 12, 0));
+    assert!(!still_entered(t(1), 10, t(1), 12, 0xfeed));
+    // Another outermost context, or none known, or no move at all.
+    assert!(!still_entered(
+        t(2),
+        11,
+        entered(OUTER + 0x100, 2),
+        12,
+        0xfeed
+    ));
+    assert!(!still_entered(
+        Entered::default(),
+        11,
+        Entered::default(),
+        12,
+        0xfeed
+    ));
+    assert!(!still_entered(t(2), 11, t(2), 11, 0xfeed));
+}
+
+#[test]
+fn a_callback_that_enters_contexts_of_its_own_stays_one_block() {
+    // `for x in items: copy_context().run(step, x)` inside one callback:
+    // every step enters a context and leaves it, bumping the version twice.
+    // Before, each version was another callback: a 120 ms block came out
+    // as 24 pieces of 5 ms, under the threshold (eager tasks likewise).
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, false);
+    let step = code(11, "step", APP, false);
+    let nested = l.busy(&[fr(&step, 3), fr(&h, 42)], 0x1000);
+    let own = l.busy(&[fr(&h, 41)], 0x1000);
+    let mut s = vec![(l.idle(), 99, Entered::default()); 3];
+    s.push((own.clone(), 100, entered(OUTER, 1)));
+    for i in 0..22u64 {
+        // Samples in step after step, 2 or 4 bumps apart.
+        s.push((nested.clone(), 101 + 2 * i + 2 * (i % 2), entered(OUTER, 2)));
+    }
+    s.push((own, 200, entered(OUTER, 1)));
+    s.extend(vec![(l.idle(), 201, Entered::default()); 3]);
+    let (blocks, _) = detect(cfg(), &with_entered(s.clone()));
+    let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
+    assert_eq!(sizes, vec![24], "{blocks:?}");
+
+    // A loop in C shows no handle: steps two bumps apart stay one block, a
+    // sample four bumps on (a whole step unseen) may be the next step of the
+    // same task, and starts a new block.
+    let f = |id, q: &str, m: &str| code(id, q, &format!("{LIB}/{m}"), false);
+    let runner = [
+        fr(&f(6, "Runner.run", "asyncio/runners.py"), 118),
+        fr(&code(8, "<module>", APP, false), 50),
+    ];
+    let coro = code(12, "handler", APP, true);
+    let mut busy = vec![fr(&step, 3), fr(&coro, 42)];
+    busy.extend(runner.iter().cloned());
+    let mut s: Vec<(Vec<Frame>, u64, Entered)> = Vec::new();
+    for v in [101, 103, 105, 107, 111, 113, 115] {
+        s.push((busy.clone(), v, entered(OUTER, 2)));
+    }
+    let (blocks, _) = detect(cfg(), &with_entered(s));
+    let sizes: Vec<u32> = blocks.iter().map(|b| b.samples).collect();
+    assert_eq!(sizes, vec![4, 3], "{blocks:?}");
 }

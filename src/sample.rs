@@ -112,6 +112,21 @@ pub struct ThreadSample {
     /// alike), 0 when none runs; `None` where the reader cannot see it
     /// (before 3.13, the py-spy reader).
     pub running_loop: Option<u64>,
+    /// The contexts entered on the thread when the reader sees them.
+    pub entered: Entered,
+}
+
+/// The contexts entered on a thread (`Context.run`, asyncio's way to run a
+/// callback; a callback may enter more, through `Context.run` of its own or
+/// an eager task's first step), as the direct reader sees them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Entered {
+    /// Address of the outermost entered context: the one the loop entered
+    /// to run the callback (0: none, or not known).
+    pub outer: u64,
+    /// How many contexts are entered, the outermost included (0: none, or
+    /// not known).
+    pub depth: u8,
 }
 
 /// One tick of the sampler.
@@ -230,12 +245,14 @@ mod tests {
                         stack: Ok(vec![frame(); n]),
                         context: 0,
                         running_loop: None,
+                        entered: Default::default(),
                     },
                     ThreadSample {
                         tid: 2,
                         stack: Err(SampleError::Torn),
                         context: 0,
                         running_loop: None,
+                        entered: Default::default(),
                     },
                 ],
             })

@@ -667,6 +667,7 @@ impl Target {
                         stack: Err(SampleError::Torn),
                         context: 0,
                         running_loop: None,
+                        entered: Default::default(),
                     })
                     .collect()
             }

@@ -21,6 +21,7 @@
 #include "internal/pycore_interp.h"
 #include "internal/pycore_runtime.h"
 #endif
+#include "internal/pycore_context.h"
 #if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_frame.h"
 #include "internal/pycore_dict.h"
@@ -99,6 +100,11 @@ int main(void) {
     VAL(ts_thread_id, offsetof(PyThreadState, thread_id), "cpython/pystate.h");
     /* bumped by every Context.run enter/exit: asyncio runs each callback in one */
     VAL(ts_context_ver, offsetof(PyThreadState, context_ver), "cpython/pystate.h");
+    /* the innermost entered context; PyContext.ctx_prev links to the one it
+     * was entered from, ctx_entered says whether it is entered */
+    VAL(ts_context, offsetof(PyThreadState, context), "cpython/pystate.h");
+    VAL(context_prev, offsetof(PyContext, ctx_prev), "internal/pycore_context.h");
+    VAL(context_entered, offsetof(PyContext, ctx_entered), "internal/pycore_context.h");
 #if PY_VERSION_HEX < 0x030b0000
     SOME(ts_frame, offsetof(PyThreadState, frame), "cpython/pystate.h");
     NONE(ts_native_thread_id, "absent before 3.11");

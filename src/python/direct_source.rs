@@ -214,6 +214,7 @@ impl StackSource for DirectSource {
                 stack,
                 context: self.reader.last_context_ver(),
                 running_loop: self.reader.last_running_loop(),
+                entered: self.reader.last_entered(),
             });
         }
         Ok(out)

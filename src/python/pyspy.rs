@@ -125,6 +125,7 @@ impl StackSource for PySpySource {
                     stack,
                     context: 0,
                     running_loop: None,
+                    entered: Default::default(),
                 }
             })
             .collect())

@@ -7,6 +7,7 @@
 //! by `scripts/gen-offsets/`), `memory.rs` (the [`Memory`] trait), `objects.rs`
 //! (str/bytes/dict), `linetable.rs` (line numbers), `walk.rs` (stacks).
 
+mod contexts;
 pub mod linetable;
 pub mod memory;
 pub mod objects;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 
-use crate::sample::{CodeInfo, Frame};
+use crate::sample::{CodeInfo, Entered, Frame};
 pub use memory::{Memory, ProcessMem};
 use memory::{rd_i32, rd_u64};
 use objects::Types;
@@ -99,6 +100,12 @@ struct ThreadCache {
     /// (`None`: never read for this thread).
     running_loop: u64,
     loop_read_at: Option<u64>,
+    /// The contexts entered on the thread as last read, and the context
+    /// version then (0: not read).
+    entered: Entered,
+    entered_ver: u64,
+    /// Where that chain ended: the base context (not entered), or 0.
+    entered_base: u64,
 }
 
 /// What one raw frame decoded to, kept for the next sample.
@@ -179,6 +186,8 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     context_ver: u64,
     /// `asyncio_running_loop` as of the last `stack()` (`None` before 3.13).
     running_loop: Option<u64>,
+    /// The contexts entered as of the last `stack()`.
+    entered: Entered,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -328,6 +337,7 @@ impl<M: Memory> DirectReader<M> {
             scratch: Vec::new(),
             context_ver: 0,
             running_loop: None,
+            entered: Entered::default(),
             policy: Policy::default(),
             stats: Stats::default(),
         }
@@ -337,6 +347,12 @@ impl<M: Memory> DirectReader<M> {
     /// changes at every `Context.run`, i.e. at every asyncio callback.
     pub fn last_context_ver(&self) -> u64 {
         self.context_ver
+    }
+
+    /// The contexts entered on the thread, read with the last
+    /// [`Self::stack`] call.
+    pub fn last_entered(&self) -> Entered {
+        self.entered
     }
 
     /// The address of the loop running on the thread, read with the last

@@ -36,6 +36,9 @@ pub struct HeaderOffsets {
     pub ts_interp: u64,
     pub ts_thread_id: u64,
     pub ts_context_ver: u64,
+    pub ts_context: u64,
+    pub context_prev: u64,
+    pub context_entered: u64,
     pub ts_frame: Option<u64>,
     pub ts_native_thread_id: Option<u64>,
     pub ts_cframe: Option<u64>,
@@ -213,6 +216,12 @@ pub struct Layout {
     /// asyncio (and uvloop) run each callback; tells back-to-back callbacks
     /// apart even when their frames and handles reuse memory.
     pub ts_context_ver: Option<u64>,
+    /// `PyThreadState.context`: the innermost entered context, whose
+    /// `PyContext.ctx_prev` (`ctx_prev`) links to the one it was entered
+    /// from; `ctx_entered` tells an entered context from the thread's base.
+    pub ts_context: Option<u64>,
+    pub ctx_prev: u64,
+    pub ctx_entered: u64,
     pub ts_native_thread_id: Option<u64>,
     /// 3.8-3.10 `frame`, 3.13+ `current_frame`; `None` on 3.11/3.12.
     pub ts_frame: Option<u64>,
@@ -299,6 +308,7 @@ impl Layout {
             self.ts_datastack_chunk,
             self.ts_datastack_top,
             self.ts_context_ver,
+            self.ts_context,
         ];
         let (lo, hi) = fields
             .into_iter()
@@ -429,6 +439,9 @@ pub fn from_table(minor: u32) -> Result<Layout> {
         ts_thread_id: h.ts_thread_id,
         // From the headers on every version: _Py_DebugOffsets does not carry it.
         ts_context_ver: Some(h.ts_context_ver),
+        ts_context: Some(h.ts_context),
+        ctx_prev: h.context_prev,
+        ctx_entered: h.context_entered,
         ts_native_thread_id: h.ts_native_thread_id,
         ts_frame,
         ts_cframe,

@@ -31,6 +31,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 248, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 240,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: Some(24), // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
             ts_cframe: None,   // absent before 3.11
@@ -137,6 +140,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 248, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 240,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: Some(24), // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
             ts_cframe: None,   // absent before 3.11
@@ -243,6 +249,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 248, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 240,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: Some(24), // offsetof(PyThreadState, frame)  [cpython/pystate.h]
             ts_native_thread_id: None, // absent before 3.11
             ts_cframe: None,   // absent before 3.11
@@ -349,6 +358,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 152, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 232, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 224,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: Some(56),            // offsetof(PyThreadState, cframe)  [cpython/pystate.h]
@@ -455,6 +467,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                 // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 136, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 216, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 208,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(144), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: Some(56),            // offsetof(PyThreadState, cframe)  [cpython/pystate.h]
@@ -561,6 +576,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                  // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 152, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 216, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 208,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13
@@ -667,6 +685,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                  // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 152, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 216, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 208,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(160), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13
@@ -773,6 +794,9 @@ pub const TABLE: &[(u32, &str, HeaderOffsets)] = &[
             ts_interp: 16,                  // offsetof(PyThreadState, interp)  [cpython/pystate.h]
             ts_thread_id: 176, // offsetof(PyThreadState, thread_id)  [cpython/pystate.h]
             ts_context_ver: 240, // offsetof(PyThreadState, context_ver)  [cpython/pystate.h]
+            ts_context: 232,   // offsetof(PyThreadState, context)  [cpython/pystate.h]
+            context_prev: 16,  // offsetof(PyContext, ctx_prev)  [internal/pycore_context.h]
+            context_entered: 40, // offsetof(PyContext, ctx_entered)  [internal/pycore_context.h]
             ts_frame: None,    // replaced by _PyInterpreterFrame from 3.11
             ts_native_thread_id: Some(184), // offsetof(PyThreadState, native_thread_id)  [cpython/pystate.h]
             ts_cframe: None,                // _PyCFrame removed in 3.13

@@ -1102,3 +1102,62 @@ fn the_running_loop_is_read_with_the_thread_state() {
         );
     }
 }
+
+#[test]
+fn the_contexts_entered_are_read_when_the_version_moves() {
+    // PyThreadState.context -> PyContext.ctx_prev -> ... down to the
+    // thread's base context (not entered). Read only when the thread's
+    // context version moved, in one more read: the innermost context with,
+    // speculatively, the outermost one seen last.
+    const T: u64 = 0x5100_0000;
+    const BASE: u64 = 0x5100_1000;
+    const C1: u64 = 0x5100_2000;
+    let s = scene();
+    let l = s.fake.l.clone();
+    let (ctx_off, ver_off) = (l.ts_context.unwrap(), l.ts_context_ver.unwrap());
+    let mut r = s.fake.reader();
+    let context = |prev: u64, entered: i32| {
+        let mut b = vec![0u8; 64];
+        Fake::put(&mut b, l.ctx_prev, prev);
+        b[l.ctx_entered as usize..l.ctx_entered as usize + 4]
+            .copy_from_slice(&entered.to_le_bytes());
+        b
+    };
+    r.mem.map(BASE, context(0, 0));
+    r.mem.map(T, context(BASE, 1));
+    r.mem.map(C1, context(T, 1));
+    // A first sample reads the stack whole; the ones below read it in one.
+    r.stack(&THREAD).unwrap();
+    let sample = |r: &mut DirectReader<FakeMem>, ctx: u64, ver: u64| {
+        r.mem.poke_u64(TSTATE + ctx_off, ctx);
+        r.mem.poke_u64(TSTATE + ver_off, ver);
+        let before = r.read_ops();
+        r.stack(&THREAD).unwrap();
+        (r.last_entered(), r.read_ops() - before)
+    };
+    let t = |depth| Entered { outer: T, depth };
+    // The loop entered T for a callback (nothing known yet to read along:
+    // T, then the base context it links to).
+    assert_eq!(sample(&mut r, T, 5), (t(1), 3));
+    // Same version: nothing entered or left, nothing more read.
+    assert_eq!(sample(&mut r, T, 5), (t(1), 1));
+    // The callback entered C1: both contexts in the one extra read.
+    assert_eq!(sample(&mut r, C1, 6), (t(2), 2));
+    assert_eq!(sample(&mut r, C1, 6), (t(2), 1));
+    // Back in the loop: the base context is not entered.
+    assert_eq!(sample(&mut r, BASE, 8), (Entered::default(), 2));
+    // The next callback's context, entered from the same base: one read.
+    const T2: u64 = 0x5100_3000;
+    r.mem.map(T2, context(BASE, 1));
+    let t2 = Entered {
+        outer: T2,
+        depth: 1,
+    };
+    assert_eq!(sample(&mut r, T2, 11), (t2, 2));
+    // Not a context (ctx_entered neither 0 nor 1): not known.
+    r.mem.map(T, context(BASE, 0x4142));
+    assert_eq!(sample(&mut r, T, 13).0, Entered::default());
+    // A chain that loops on itself is bounded.
+    r.mem.map(T, context(C1, 1));
+    assert_eq!(sample(&mut r, C1, 14).0, Entered::default());
+}

@@ -75,7 +75,7 @@ use super::memory::{Memory, rd_i32, rd_u8, rd_u64};
 use super::objects::{MAX_LINETABLE, module_name, read_bytes, read_str};
 use super::offsets::Lasti;
 use super::{CodeEntry, Decoded, DirectReader, MAX_DEPTH, PyThread, ThreadCache};
-use crate::sample::{CO_NO_MONITORING_EVENTS, CodeInfo, Frame, SampleError};
+use crate::sample::{CO_NO_MONITORING_EVENTS, CodeInfo, Entered, Frame, SampleError};
 
 /// Bytes read past `datastack_top`, so a stack that grew a little between
 /// two samples is still inside the speculative read.
@@ -249,6 +249,7 @@ impl<M: Memory> DirectReader<M> {
         // Nothing of another thread's read carries over to this one's.
         self.context_ver = 0;
         self.running_loop = None;
+        self.entered = Entered::default();
         let mut tc = self.threads.remove(&thread.tstate).unwrap_or_default();
         // Whether this walk could follow what the previous sample found.
         let warm = !tc.chain.is_empty();
@@ -404,6 +405,9 @@ impl<M: Memory> DirectReader<M> {
             return Err(Fail(SampleError::Gone));
         }
         self.context_ver = l.ts_context_ver.map_or(0, f);
+        if let Some(o) = l.ts_context {
+            self.entered = self.read_entered(tc, f(o), self.context_ver);
+        }
         if loop_in_ts || loop_part.is_some() {
             let word = match loop_part {
                 Some(i) => batch.get(i).and_then(|b| rd_u64(b, 0)),
