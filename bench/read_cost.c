@@ -5,6 +5,7 @@
  * cost, bytes hardly do.
  *
  *   read_cost PID [CALLS]
+ *   read_cost PID CALLS ADDR:LEN [ADDR:LEN ...]   (replay one read as given)
  *
  * Prints one line per shape:
  *   ranges R pages P bytes B us X
@@ -56,13 +57,46 @@ static void shape(int pid, unsigned long base, int ranges, size_t len, unsigned 
            (unsigned long)ranges * len, us, failed ? " (failed)" : "");
 }
 
+/* The read given as ADDR:LEN ranges (say, one of aelm's, from strace),
+ * replayed as it is. */
+static int replay(int pid, long calls, int n, char **specs) {
+    struct iovec local[8], remote[8];
+    static char rbuf[8][64 * 1024];
+    size_t bytes = 0;
+    if (n > 8) n = 8;
+    for (int i = 0; i < n; i++) {
+        char *colon = strchr(specs[i], ':');
+        size_t len = colon ? strtoul(colon + 1, NULL, 0) : 0;
+        if (!colon || len == 0 || len > sizeof rbuf[i]) {
+            fprintf(stderr, "read_cost: range %s is not ADDR:LEN (LEN <= 64 KiB)\n", specs[i]);
+            return 2;
+        }
+        remote[i].iov_base = (void *)strtoul(specs[i], NULL, 0);
+        remote[i].iov_len = len;
+        local[i].iov_base = rbuf[i];
+        local[i].iov_len = len;
+        bytes += len;
+    }
+    if (process_vm_readv(pid, local, n, remote, n, 0) != (ssize_t)bytes) {
+        fprintf(stderr, "read_cost: the ranges cannot be read whole in pid %d\n", pid);
+        return 1;
+    }
+    for (long j = 0; j < calls / 10; j++) /* warm up */
+        process_vm_readv(pid, local, n, remote, n, 0);
+    double t0 = thread_cpu_us();
+    for (long j = 0; j < calls; j++) process_vm_readv(pid, local, n, remote, n, 0);
+    printf("replay ranges %d bytes %zu us %.3f\n", n, bytes, (thread_cpu_us() - t0) / calls);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: read_cost PID [CALLS]\n");
+        fprintf(stderr, "usage: read_cost PID [CALLS [ADDR:LEN ...]]\n");
         return 2;
     }
     int pid = atoi(argv[1]);
     long calls = argc > 2 ? atol(argv[2]) : 100000;
+    if (argc > 3) return replay(pid, calls, argc - 3, argv + 3);
     unsigned long end, base = heap_start(pid, &end);
     if (!base || end - base < 16 * PAGE) {
         fprintf(stderr, "read_cost: no [heap] of 64 KiB in pid %d\n", pid);

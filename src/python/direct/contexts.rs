@@ -10,43 +10,84 @@
 //! `detector.rs`, `still_entered`).
 //!
 //! Read only when the thread's context version changed since its previous
-//! sample (nothing was entered or left otherwise): one more `process_vm_readv`
+//! sample (nothing was entered or left otherwise), and, from 3.12, the stack
+//! has a frame called from C past the thread's first and the callback's
+//! (nothing can be nested otherwise): one more `process_vm_readv`
 //! then, of the innermost context and, speculatively, the outermost one and
-//! the base under it as last seen; a chain that differs costs a read per
-//! context past those.
+//! the base under it as last seen, and the thread state's context version
+//! again (a version moved since the stack was read makes the sample torn);
+//! a chain that differs costs a read per context past those, and the
+//! version is read once more after them.
+
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use super::memory::{Memory, rd_i32, rd_u64};
 use super::{DirectReader, ThreadCache};
-use crate::sample::Entered;
+use crate::sample::{Entered, Frame};
 
 /// Deepest chain followed; deeper reads as not known.
 const MAX_ENTERED: u8 = 8;
 
 impl<M: Memory> DirectReader<M> {
-    /// The contexts entered on the thread whose state says `innermost` is
-    /// its current context at context version `ver`.
+    /// The contexts entered on the thread whose state (at `tstate`) said,
+    /// when `stack` was read, that `innermost` was its current context at
+    /// context version `ver`. `None`: the thread entered or left a context
+    /// since (its version moved before the chain was read), so the chain
+    /// read does not go with the stack: the sample is torn.
     pub(super) fn read_entered(
         &mut self,
         tc: &mut ThreadCache,
+        tstate: u64,
         innermost: u64,
         ver: u64,
-    ) -> Entered {
+        stack: &[Frame],
+    ) -> Option<Entered> {
         if innermost == 0 {
             // No context at all on the thread: none entered.
             tc.entered = Entered::default();
             tc.entered_ver = ver;
-            return tc.entered;
+            return Some(tc.entered);
         }
         if ver == tc.entered_ver && tc.entered_ver != 0 {
-            return tc.entered;
+            return Some(tc.entered);
         }
-        let l = &self.layout;
+        // 3.12+ marks the frames called from C. A context entered from
+        // Python runs its callee from C (`Context.run`, an eager task's
+        // first step): a stack with at most two such frames (the thread's
+        // first one and the callback) has nothing nested, and the innermost
+        // context is the one the loop entered. Nothing to read then (a loop
+        // switching between many short callbacks moves the version at
+        // almost every sample).
+        let from_c = stack
+            .iter()
+            .try_fold(0usize, |n, f| f.from_c.map(|c| n + usize::from(c)));
+        if from_c.is_some_and(|n| n <= 2) {
+            tc.entered = Entered {
+                outer: innermost,
+                depth: 1,
+            };
+            tc.entered_ver = ver;
+            return Some(tc.entered);
+        }
+        let l = Arc::clone(&self.layout);
         let len = (l.ctx_prev.max(l.ctx_entered) + 8) as usize;
-        if len > 64 {
-            return Entered::default();
+        // The thread state's context and version, read again after the
+        // chain: the same version means nothing was entered or left since
+        // the stack was read.
+        let (Some(c_off), Some(v_off)) = (l.ts_context, l.ts_context_ver) else {
+            return Some(Entered::default());
+        };
+        let (lo, hi) = (c_off.min(v_off), c_off.max(v_off) + 8);
+        if len > 64 || hi - lo > 64 {
+            return Some(Entered::default());
         }
+        let check_at = tstate.wrapping_add(lo);
+        let check_len = (hi - lo) as usize;
+        let mut check = [0u8; 64];
+        let same_version =
+            |check: &[u8]| rd_u64(check, (v_off - lo) as usize).is_some_and(|v| v == ver);
         // The innermost context, and speculatively the outermost entered one
         // and the base context under it as last seen (a callback's chain
         // most often ends the way the last one did).
@@ -58,8 +99,9 @@ impl<M: Memory> DirectReader<M> {
         }
         let mut bufs = [[0u8; 64]; 3];
         let mut have = [false; 3];
+        let checked;
         {
-            let mut reqs: SmallVec<[(u64, &mut [u8]); 3]> = SmallVec::new();
+            let mut reqs: SmallVec<[(u64, &mut [u8]); 4]> = SmallVec::new();
             let mut asked: SmallVec<[usize; 3]> = SmallVec::new();
             for (i, b) in bufs.iter_mut().enumerate() {
                 if want[i] != 0 {
@@ -67,13 +109,20 @@ impl<M: Memory> DirectReader<M> {
                     asked.push(i);
                 }
             }
+            let n = reqs.len();
+            reqs.push((check_at, &mut check[..check_len]));
             // A range that fails ends the batch: the ranges after it are
             // read one by one below, if the chain needs them.
             let got = self.mem.read_batch(&mut reqs);
-            for &i in &asked[..got] {
+            for &i in &asked[..got.min(n)] {
                 have[i] = true;
             }
+            checked = got == n + 1;
         }
+        if checked && !same_version(&check[..check_len]) {
+            return None;
+        }
+        let mut read_more = !checked;
 
         let mut found = Entered::default();
         let mut base = 0;
@@ -91,6 +140,7 @@ impl<M: Memory> DirectReader<M> {
                         found = Entered::default();
                         break;
                     }
+                    read_more = true;
                     &one[..len]
                 }
             };
@@ -111,9 +161,16 @@ impl<M: Memory> DirectReader<M> {
             found.outer = at;
             at = rd_u64(obj, l.ctx_prev as usize).unwrap_or(0);
         }
+        if read_more {
+            // Contexts read after the check: check again.
+            let ok = self.mem.read(check_at, &mut check[..check_len]).is_ok();
+            if !ok || !same_version(&check[..check_len]) {
+                return None;
+            }
+        }
         tc.entered_base = base;
         tc.entered = found;
         tc.entered_ver = ver;
-        found
+        Some(found)
     }
 }

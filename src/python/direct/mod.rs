@@ -186,8 +186,10 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     context_ver: u64,
     /// `asyncio_running_loop` as of the last `stack()` (`None` before 3.13).
     running_loop: Option<u64>,
-    /// The contexts entered as of the last `stack()`.
+    /// The contexts entered as of the last `stack()`, and the thread
+    /// state's `context` (the innermost) read with it.
     entered: Entered,
+    context_ptr: u64,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -338,6 +340,7 @@ impl<M: Memory> DirectReader<M> {
             context_ver: 0,
             running_loop: None,
             entered: Entered::default(),
+            context_ptr: 0,
             policy: Policy::default(),
             stats: Stats::default(),
         }

@@ -1103,61 +1103,195 @@ fn the_running_loop_is_read_with_the_thread_state() {
     }
 }
 
+/// A thread whose stack has three frames called from C (through C-stack
+/// entry shims): the thread's first, the callback, and a nested one, so
+/// that the contexts entered are read, not inferred.
+fn nested_fake() -> Fake {
+    let mut fake = Fake::new();
+    let g = fake.globals("app.mod");
+    let leaf = fake.code("step", "step", "/srv/app.py", 10, 0x3);
+    let cb = fake.code("handler", "handler", "/srv/app.py", 30, 0x3);
+    let run = fake.code("_run", "Handle._run", "/py/asyncio/events.py", 80, 0x3);
+    let root = fake.code("<module>", "<module>", "/srv/main.py", 1, 0);
+    let cstack = fake.l.skip_owners.trailing_zeros() as u8;
+    let d = CHUNK + fake.l.chunk_data;
+    let f = |addr, code, previous, owner| FakeFrame {
+        addr,
+        code,
+        previous,
+        globals: g,
+        unit: 1,
+        owner,
+        local0: 0,
+    };
+    let frames = vec![
+        f(d + 0x600, leaf, d + 0x500, 0),
+        f(d + 0x500, 0, d + 0x400, cstack),
+        f(d + 0x400, cb, d + 0x300, 0),
+        f(d + 0x300, 0, d + 0x200, cstack),
+        f(d + 0x200, run, d + 0x100, 0),
+        f(d + 0x100, 0, d, cstack),
+        f(d, root, 0, 0),
+    ];
+    fake.thread(&frames, frames[0].addr);
+    fake
+}
+
+/// A `PyContext`'s bytes: `ctx_prev` and `ctx_entered`.
+fn context_bytes(l: &Layout, prev: u64, entered: i32) -> Vec<u8> {
+    let mut b = vec![0u8; 64];
+    Fake::put(&mut b, l.ctx_prev, prev);
+    let e = l.ctx_entered as usize;
+    b[e..e + 4].copy_from_slice(&entered.to_le_bytes());
+    b
+}
+
+const CTX_T: u64 = 0x5100_0000;
+const CTX_BASE: u64 = 0x5100_1000;
+const CTX_C1: u64 = 0x5100_2000;
+const CTX_T2: u64 = 0x5100_3000;
+
+/// Sets the thread state's context and version, samples, and returns what
+/// the reader says was entered and how many reads the sample took.
+fn sample_entered<M: Memory>(
+    r: &mut DirectReader<M>,
+    poke: impl Fn(&mut M, u64, u64),
+    ctx: u64,
+    ver: u64,
+) -> (Result<Entered, SampleError>, u64) {
+    let l = Arc::clone(&r.layout);
+    poke(&mut r.mem, TSTATE + l.ts_context.unwrap(), ctx);
+    poke(&mut r.mem, TSTATE + l.ts_context_ver.unwrap(), ver);
+    let before = r.read_ops();
+    let got = r.stack(&THREAD).map(|_| r.last_entered());
+    (got, r.read_ops() - before)
+}
+
 #[test]
 fn the_contexts_entered_are_read_when_the_version_moves() {
     // PyThreadState.context -> PyContext.ctx_prev -> ... down to the
     // thread's base context (not entered). Read only when the thread's
     // context version moved, in one more read: the innermost context with,
-    // speculatively, the outermost one seen last.
-    const T: u64 = 0x5100_0000;
-    const BASE: u64 = 0x5100_1000;
-    const C1: u64 = 0x5100_2000;
-    let s = scene();
-    let l = s.fake.l.clone();
-    let (ctx_off, ver_off) = (l.ts_context.unwrap(), l.ts_context_ver.unwrap());
-    let mut r = s.fake.reader();
-    let context = |prev: u64, entered: i32| {
-        let mut b = vec![0u8; 64];
-        Fake::put(&mut b, l.ctx_prev, prev);
-        b[l.ctx_entered as usize..l.ctx_entered as usize + 4]
-            .copy_from_slice(&entered.to_le_bytes());
-        b
-    };
-    r.mem.map(BASE, context(0, 0));
-    r.mem.map(T, context(BASE, 1));
-    r.mem.map(C1, context(T, 1));
+    // speculatively, the outermost one and the base seen last, and the
+    // thread state's version again.
+    let fake = nested_fake();
+    let l = fake.l.clone();
+    let mut r = fake.reader();
+    r.mem.map(CTX_BASE, context_bytes(&l, 0, 0));
+    r.mem.map(CTX_T, context_bytes(&l, CTX_BASE, 1));
+    r.mem.map(CTX_C1, context_bytes(&l, CTX_T, 1));
     // A first sample reads the stack whole; the ones below read it in one.
     r.stack(&THREAD).unwrap();
-    let sample = |r: &mut DirectReader<FakeMem>, ctx: u64, ver: u64| {
-        r.mem.poke_u64(TSTATE + ctx_off, ctx);
-        r.mem.poke_u64(TSTATE + ver_off, ver);
-        let before = r.read_ops();
-        r.stack(&THREAD).unwrap();
-        (r.last_entered(), r.read_ops() - before)
+    let poke = |m: &mut FakeMem, a, v| m.poke_u64(a, v);
+    let mut sample = |ctx, ver| sample_entered(&mut r, poke, ctx, ver);
+    let t = |depth| {
+        Ok(Entered {
+            outer: CTX_T,
+            depth,
+        })
     };
-    let t = |depth| Entered { outer: T, depth };
     // The loop entered T for a callback (nothing known yet to read along:
-    // T, then the base context it links to).
-    assert_eq!(sample(&mut r, T, 5), (t(1), 3));
+    // T, then the base context it links to, then the version again).
+    assert_eq!(sample(CTX_T, 5), (t(1), 4));
     // Same version: nothing entered or left, nothing more read.
-    assert_eq!(sample(&mut r, T, 5), (t(1), 1));
+    assert_eq!(sample(CTX_T, 5), (t(1), 1));
     // The callback entered C1: both contexts in the one extra read.
-    assert_eq!(sample(&mut r, C1, 6), (t(2), 2));
-    assert_eq!(sample(&mut r, C1, 6), (t(2), 1));
+    assert_eq!(sample(CTX_C1, 6), (t(2), 2));
+    assert_eq!(sample(CTX_C1, 6), (t(2), 1));
     // Back in the loop: the base context is not entered.
-    assert_eq!(sample(&mut r, BASE, 8), (Entered::default(), 2));
+    assert_eq!(sample(CTX_BASE, 8), (Ok(Entered::default()), 2));
     // The next callback's context, entered from the same base: one read.
-    const T2: u64 = 0x5100_3000;
-    r.mem.map(T2, context(BASE, 1));
-    let t2 = Entered {
-        outer: T2,
-        depth: 1,
+    r.mem.map(CTX_T2, context_bytes(&l, CTX_BASE, 1));
+    let t2 = || {
+        Ok(Entered {
+            outer: CTX_T2,
+            depth: 1,
+        })
     };
-    assert_eq!(sample(&mut r, T2, 11), (t2, 2));
+    let mut sample = |ctx, ver| sample_entered(&mut r, poke, ctx, ver);
+    assert_eq!(sample(CTX_T2, 11), (t2(), 2));
     // Not a context (ctx_entered neither 0 nor 1): not known.
-    r.mem.map(T, context(BASE, 0x4142));
-    assert_eq!(sample(&mut r, T, 13).0, Entered::default());
+    r.mem.map(CTX_T, context_bytes(&l, CTX_BASE, 0x4142));
+    let mut sample = |ctx, ver| sample_entered(&mut r, poke, ctx, ver);
+    assert_eq!(sample(CTX_T, 13).0, Ok(Entered::default()));
     // A chain that loops on itself is bounded.
-    r.mem.map(T, context(C1, 1));
-    assert_eq!(sample(&mut r, C1, 14).0, Entered::default());
+    r.mem.map(CTX_T, context_bytes(&l, CTX_C1, 1));
+    let mut sample = |ctx, ver| sample_entered(&mut r, poke, ctx, ver);
+    assert_eq!(sample(CTX_C1, 14).0, Ok(Entered::default()));
+
+    // Two frames called from C at most (the thread's first and the
+    // callback's): nothing nested, the innermost context is the outermost,
+    // and nothing more is read.
+    let mut r = scene().fake.reader();
+    r.stack(&THREAD).unwrap();
+    assert_eq!(sample_entered(&mut r, poke, CTX_T2, 21), (t2(), 1));
+}
+
+/// A target whose thread state's context version moves right after the
+/// next batched read (the stack's), before the contexts are read.
+struct Moving {
+    mem: std::cell::RefCell<FakeMem>,
+    version_at: u64,
+    moves: std::cell::Cell<Option<u64>>,
+}
+
+impl Memory for Moving {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), super::memory::MemError> {
+        self.mem.borrow().read(addr, buf)
+    }
+
+    fn read_batch(&self, reqs: &mut [(u64, &mut [u8])]) -> usize {
+        let n = self.mem.borrow().read_batch(reqs);
+        if let Some(v) = self.moves.take() {
+            self.mem.borrow_mut().poke_u64(self.version_at, v);
+        }
+        n
+    }
+
+    fn ops(&self) -> u64 {
+        self.mem.borrow().ops()
+    }
+}
+
+#[test]
+fn a_context_entered_between_the_stack_and_its_contexts_tears_the_sample() {
+    // The chain is read after the stack: a nested run that ends (or a
+    // callback that starts) in between would pair this stack with another
+    // moment's contexts. The version is read again with the chain; moved,
+    // the sample is torn rather than split a block.
+    let fake = nested_fake();
+    let l = fake.l.clone();
+    let ver_at = TSTATE + l.ts_context_ver.unwrap();
+    let mut mem = fake.mem;
+    mem.map(CTX_BASE, context_bytes(&l, 0, 0));
+    mem.map(CTX_T, context_bytes(&l, CTX_BASE, 1));
+    mem.map(CTX_C1, context_bytes(&l, CTX_T, 1));
+    let moving = Moving {
+        mem: std::cell::RefCell::new(mem),
+        version_at: ver_at,
+        moves: std::cell::Cell::new(None),
+    };
+    let mut r = DirectReader::with_memory(moving, l, "3.12.1".into(), 1, 0, Types::default());
+    r.stack(&THREAD).unwrap();
+    let poke = |m: &mut Moving, a, v| m.mem.borrow_mut().poke_u64(a, v);
+    assert_eq!(
+        sample_entered(&mut r, poke, CTX_C1, 6).0,
+        Ok(Entered {
+            outer: CTX_T,
+            depth: 2
+        })
+    );
+    r.mem.moves.set(Some(8));
+    assert_eq!(
+        sample_entered(&mut r, poke, CTX_C1, 7).0,
+        Err(SampleError::Torn)
+    );
+    // Read again with nothing moving: whole.
+    assert_eq!(
+        sample_entered(&mut r, poke, CTX_C1, 9).0,
+        Ok(Entered {
+            outer: CTX_T,
+            depth: 2
+        })
+    );
 }

@@ -248,6 +248,7 @@ impl<M: Memory> DirectReader<M> {
     ) -> Result<Vec<Frame>, SampleError> {
         // Nothing of another thread's read carries over to this one's.
         self.context_ver = 0;
+        self.context_ptr = 0;
         self.running_loop = None;
         self.entered = Entered::default();
         let mut tc = self.threads.remove(&thread.tstate).unwrap_or_default();
@@ -265,8 +266,19 @@ impl<M: Memory> DirectReader<M> {
         let mut torn = 0;
         match self.sample(thread, &mut tc, out, gen_root_ok) {
             Ok(v) => {
+                let entered = self.read_entered(
+                    &mut tc,
+                    thread.tstate,
+                    self.context_ptr,
+                    self.context_ver,
+                    &v,
+                );
                 self.threads.insert(thread.tstate, tc);
                 self.note_root(thread.tstate, &v);
+                // None: a context entered or left between reading the stack
+                // and reading the contexts; they do not go together.
+                let e = entered.ok_or(SampleError::Torn)?;
+                self.entered = e;
                 return Ok(v);
             }
             Err(Fail(SampleError::Gone)) => return Err(SampleError::Gone),
@@ -306,6 +318,19 @@ impl<M: Memory> DirectReader<M> {
                 }
                 *self.gen_rooted.entry(thread.tstate).or_insert(0) += 1;
                 return Err(SampleError::Torn);
+            }
+            let mut r = r;
+            let entered = match &r {
+                Ok(v) => {
+                    let (ptr, ver) = (self.context_ptr, self.context_ver);
+                    Some(self.read_entered(&mut tc, thread.tstate, ptr, ver, v))
+                }
+                Err(_) => None,
+            };
+            match entered {
+                Some(Some(e)) => self.entered = e,
+                Some(None) => r = Err(Fail(SampleError::Torn)),
+                None => {}
             }
             if let Ok(v) = &r {
                 self.note_root(thread.tstate, v);
@@ -405,9 +430,7 @@ impl<M: Memory> DirectReader<M> {
             return Err(Fail(SampleError::Gone));
         }
         self.context_ver = l.ts_context_ver.map_or(0, f);
-        if let Some(o) = l.ts_context {
-            self.entered = self.read_entered(tc, f(o), self.context_ver);
-        }
+        self.context_ptr = l.ts_context.map_or(0, f);
         if loop_in_ts || loop_part.is_some() {
             let word = match loop_part {
                 Some(i) => batch.get(i).and_then(|b| rd_u64(b, 0)),
