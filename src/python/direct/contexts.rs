@@ -59,11 +59,16 @@ impl<M: Memory> DirectReader<M> {
         // first one and the callback) has nothing nested, and the innermost
         // context is the one the loop entered. Nothing to read then (a loop
         // switching between many short callbacks moves the version at
-        // almost every sample).
+        // almost every sample). Except right after a nested sample, unless
+        // the thread is back in the same outermost context: the thread
+        // state was read a moment before the frames, and may name a nested
+        // context the frames have already left (read, the chain shows it,
+        // and the version check below catches the move).
         let from_c = stack
             .iter()
             .try_fold(0usize, |n, f| f.from_c.map(|c| n + usize::from(c)));
-        if from_c.is_some_and(|n| n <= 2) {
+        let was_nested = tc.entered.depth >= 2 && innermost != tc.entered.outer;
+        if from_c.is_some_and(|n| n <= 2) && !was_nested {
             tc.entered = Entered {
                 outer: innermost,
                 depth: 1,
