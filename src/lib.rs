@@ -20,6 +20,7 @@ pub mod report;
 pub mod sample;
 pub mod sampler;
 pub mod session;
+pub mod slice;
 pub mod status;
 pub mod summary;
 pub mod wait_note;

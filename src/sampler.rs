@@ -264,6 +264,9 @@ pub fn spawn(
             unsafe {
                 libc::prctl(libc::PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
             }
+            // And once awake, the CPU at once, even where the target runs
+            // (see `slice`).
+            crate::slice::request(crate::slice::SLICE);
             let mut s = Sampler {
                 tx,
                 stop,
