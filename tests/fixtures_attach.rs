@@ -166,13 +166,16 @@ fn cpu_through_a_callable_iterator_driven_from_c() {
 
 #[test]
 fn a_callback_that_enters_contexts_of_its_own() {
-    // `copy_context().run(step, ...)` 100 times in one callback, 1 ms a
+    // `copy_context().run(step, ...)` 10 times in one callback, 10 ms a
     // step: the thread's context version moves at every step. Before, the
     // direct reader took every version for another callback, and a 100 ms
-    // block came out as pieces shorter than the threshold (none reported).
-    // On uvloop no handle is seen: 10 ms steps, so that samples fall in the
-    // same or adjacent steps.
-    check("nested_contexts.py", &["--shape", "ctx-run"]);
+    // block came out as pieces (with 1 ms steps, none reported at all).
+    // Steps longer than the interval: samples fall in the same or adjacent
+    // steps (shorter ones cut the block, see how-it-works.md).
+    check(
+        "nested_contexts.py",
+        &["--shape", "ctx-run", "--step-ms", "10"],
+    );
     check(
         "nested_contexts.py",
         &["--shape", "ctx-run", "--loop", "uvloop", "--step-ms", "10"],
@@ -183,10 +186,14 @@ fn a_callback_that_enters_contexts_of_its_own() {
 fn eager_task_steps_inside_a_callback() {
     // A TaskGroup under `asyncio.eager_task_factory` (3.12+): each
     // `create_task` runs the new task's first step at once, in its own
-    // context, inside the callback (1 ms steps: the handle tells them
-    // apart). uvloop's `create_task` does not work with the eager factory
-    // of 3.13+ (`eager_start`), so the stdlib loop only.
-    check_from(12, "nested_contexts.py", &["--shape", "eager"]);
+    // context, inside the callback (10 ms steps). uvloop's `create_task`
+    // does not work with the eager factory of 3.13+ (`eager_start`), so the
+    // stdlib loop only.
+    check_from(
+        12,
+        "nested_contexts.py",
+        &["--shape", "eager", "--step-ms", "10"],
+    );
 }
 
 #[test]
