@@ -38,10 +38,24 @@ struct SchedAttr {
 /// took it (a kernel without custom slices accepts the call and ignores the
 /// field: true then means only that nothing failed).
 pub fn request(slice: Duration) -> bool {
-    let mut attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        ..SchedAttr::default()
+    let Some(mut attr) = current() else {
+        return false;
     };
+    // Only the fair policies (SCHED_OTHER 0, SCHED_BATCH 3) have slices.
+    if !matches!(attr.sched_policy, 0 | 3) {
+        return false;
+    }
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    attr.sched_flags = 0;
+    attr.sched_runtime = u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX);
+    // SAFETY: sched_setattr reads `size` bytes of `attr`, ours.
+    let set = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    set == 0
+}
+
+/// The calling thread's scheduling attributes (`sched_getattr`).
+fn current() -> Option<SchedAttr> {
+    let mut attr = SchedAttr::default();
     // SAFETY: sched_getattr writes at most `size` bytes into `attr`, which
     // is ours and that large; pid 0 is the calling thread.
     let got = unsafe {
@@ -53,16 +67,7 @@ pub fn request(slice: Duration) -> bool {
             0,
         )
     };
-    // Only the fair policies (SCHED_OTHER 0, SCHED_BATCH 3) have slices.
-    if got != 0 || !matches!(attr.sched_policy, 0 | 3) {
-        return false;
-    }
-    attr.size = std::mem::size_of::<SchedAttr>() as u32;
-    attr.sched_flags = 0;
-    attr.sched_runtime = u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX);
-    // SAFETY: sched_setattr reads `size` bytes of `attr`, ours.
-    let set = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-    set == 0
+    (got == 0).then_some(attr)
 }
 
 #[cfg(test)]
@@ -82,22 +87,12 @@ mod tests {
             unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, 5) };
             let ok = request(SLICE);
             let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, tid) };
-            let mut attr = SchedAttr::default();
-            let got = unsafe {
-                libc::syscall(
-                    libc::SYS_sched_getattr,
-                    0,
-                    &mut attr as *mut SchedAttr,
-                    std::mem::size_of::<SchedAttr>() as u32,
-                    0,
-                )
-            };
-            (ok, nice, got, attr.sched_runtime)
+            (ok, nice, current().map(|a| a.sched_runtime))
         });
-        let (ok, nice, got, runtime) = t.join().unwrap();
+        let (ok, nice, runtime) = t.join().unwrap();
         assert!(ok, "sched_setattr refused");
         assert_eq!(nice, 5, "the nice value changed");
-        assert_eq!(got, 0);
+        let runtime = runtime.expect("sched_getattr failed");
         // A kernel with custom slices (6.12+) reports the one asked for.
         eprintln!("slice now {runtime} ns");
     }

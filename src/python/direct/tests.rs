@@ -203,6 +203,21 @@ struct FakeFrame {
     local0: u64,
 }
 
+impl FakeFrame {
+    /// A frame at its first instruction unit with no first local.
+    fn plain(addr: u64, code: u64, previous: u64, globals: u64, owner: u8) -> FakeFrame {
+        FakeFrame {
+            addr,
+            code,
+            previous,
+            globals,
+            unit: 1,
+            owner,
+            local0: 0,
+        }
+    }
+}
+
 const THREAD: PyThread = PyThread {
     tid: TID,
     tstate: TSTATE,
@@ -1023,15 +1038,7 @@ fn a_frame_called_from_c_is_marked() {
     let cstack = fake.l.skip_owners.trailing_zeros() as u8;
     assert!(fake.l.skips_owner(u64::from(cstack)));
     let d = CHUNK + fake.l.chunk_data;
-    let f = |addr, code, previous, owner| FakeFrame {
-        addr,
-        code,
-        previous,
-        globals: g,
-        unit: 1,
-        owner,
-        local0: 0,
-    };
+    let f = |addr, code, previous, owner| FakeFrame::plain(addr, code, previous, g, owner);
     let frames = vec![
         f(d + 0x300, leaf, HEAP, 0),
         f(HEAP, 0, d + 0x100, cstack),
@@ -1115,15 +1122,7 @@ fn nested_fake() -> Fake {
     let root = fake.code("<module>", "<module>", "/srv/main.py", 1, 0);
     let cstack = fake.l.skip_owners.trailing_zeros() as u8;
     let d = CHUNK + fake.l.chunk_data;
-    let f = |addr, code, previous, owner| FakeFrame {
-        addr,
-        code,
-        previous,
-        globals: g,
-        unit: 1,
-        owner,
-        local0: 0,
-    };
+    let f = |addr, code, previous, owner| FakeFrame::plain(addr, code, previous, g, owner);
     let frames = vec![
         f(d + 0x600, leaf, d + 0x500, 0),
         f(d + 0x500, 0, d + 0x400, cstack),

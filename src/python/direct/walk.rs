@@ -266,20 +266,9 @@ impl<M: Memory> DirectReader<M> {
         let mut torn = 0;
         match self.sample(thread, &mut tc, out, gen_root_ok) {
             Ok(v) => {
-                let entered = self.read_entered(
-                    &mut tc,
-                    thread.tstate,
-                    self.context_ptr,
-                    self.context_ver,
-                    &v,
-                );
+                let r = self.with_contexts(thread.tstate, &mut tc, v);
                 self.threads.insert(thread.tstate, tc);
-                self.note_root(thread.tstate, &v);
-                // None: a context entered or left between reading the stack
-                // and reading the contexts; they do not go together.
-                let e = entered.ok_or(SampleError::Torn)?;
-                self.entered = e;
-                return Ok(v);
+                return r.map_err(|_| SampleError::Torn);
             }
             Err(Fail(SampleError::Gone)) => return Err(SampleError::Gone),
             // Read from scratch already: the first of the torn tries below.
@@ -319,22 +308,7 @@ impl<M: Memory> DirectReader<M> {
                 *self.gen_rooted.entry(thread.tstate).or_insert(0) += 1;
                 return Err(SampleError::Torn);
             }
-            let mut r = r;
-            let entered = match &r {
-                Ok(v) => {
-                    let (ptr, ver) = (self.context_ptr, self.context_ver);
-                    Some(self.read_entered(&mut tc, thread.tstate, ptr, ver, v))
-                }
-                Err(_) => None,
-            };
-            match entered {
-                Some(Some(e)) => self.entered = e,
-                Some(None) => r = Err(Fail(SampleError::Torn)),
-                None => {}
-            }
-            if let Ok(v) = &r {
-                self.note_root(thread.tstate, v);
-            }
+            let r = r.and_then(|v| self.with_contexts(thread.tstate, &mut tc, v));
             if !matches!(r, Err(Fail(SampleError::Gone))) {
                 self.threads.insert(thread.tstate, tc);
             }
@@ -343,6 +317,24 @@ impl<M: Memory> DirectReader<M> {
                 Fail(e) => e,
             });
         }
+    }
+
+    /// A stack read whole, paired with the contexts entered when it was
+    /// read (`contexts.rs`); torn when the thread entered or left a context
+    /// between the two reads.
+    fn with_contexts(
+        &mut self,
+        tstate: u64,
+        tc: &mut ThreadCache,
+        stack: Vec<Frame>,
+    ) -> Result<Vec<Frame>, Outcome> {
+        self.note_root(tstate, &stack);
+        let (ptr, ver) = (self.context_ptr, self.context_ver);
+        let entered = self
+            .read_entered(tc, tstate, ptr, ver, &stack)
+            .ok_or(Fail(SampleError::Torn))?;
+        self.entered = entered;
+        Ok(stack)
     }
 
     /// A stack that does not end on a generator's frame: the thread's
