@@ -8,7 +8,9 @@
 # Everything lives under ${AELM_CACHE:-$HOME/.cache/aelm}, outside the repo:
 #   python3.14/, python3.15/   private roots unpacked from Debian sid packages
 #                              (interpreter at ROOT/usr/bin/python3.X, headers
-#                              incl. internal/ at ROOT/usr/include/python3.X)
+#                              incl. internal/ at ROOT/usr/include/python3.X),
+#                              and ROOT/usr/bin/python3.X-shared: the same
+#                              interpreter linked to libpython3.X.so
 #   site/3.X/site-packages/    per-interpreter package dir, for PYTHONPATH (named
 #                              site-packages so that aelm sees it as installed code)
 #   pythons.tsv                manifest: VERSION EXECUTABLE PYTHONPATH_DIR PKGS
@@ -201,6 +203,43 @@ sid_python() {
 
 # ---------------------------------------------------------------- packages
 HOST_PIP=()
+# The same interpreter linked to a shared libpython (`Py_ENABLE_SHARED`, as
+# the official Docker images build it: /usr/local/bin/python3 is a small
+# launcher and the interpreter lives in libpython3.X.so, so _PyRuntime and
+# the main thread's state are in the library's data, not the binary's):
+# ROOT/usr/bin/python$v-shared, made from sid's libpython$v and a
+# three-line launcher. For the test of attaching to such a build; a
+# failure here only loses that test's target for this version.
+sid_shared() {
+  local v=$1 root=$CACHE/python$1
+  local exe=$root/usr/bin/python$v-shared lib=$root/usr/lib/x86_64-linux-gnu
+  local check='import sys, sysconfig; sys.exit(sysconfig.get_config_var("Py_ENABLE_SHARED") != 1)'
+  if [[ $REFRESH == 0 && -x $exe ]] && run_py "$exe" -c "$check" 2>>"$LOG"; then return 0; fi
+  command -v cc >/dev/null || { say "$v: no C compiler (cc): python$v-shared not built"; return 1; }
+  sid_update || return 1
+  ensure_patchelf || { say "$v: patchelf is missing: python$v-shared not built"; return 1; }
+  local debs=$SID/debs/$v-shared
+  rm -rf "$debs"; mkdir -p "$debs"
+  if ! (cd "$debs" && sid_apt download "libpython$v") >>"$LOG" 2>&1; then
+    say "$v: sid has no package libpython$v: python$v-shared not built"; return 1
+  fi
+  dpkg -x "$debs"/libpython"$v"_*.deb "$root" || { say "$v: dpkg -x libpython$v failed"; return 1; }
+  printf '#include <Python.h>\nint main(int argc, char **argv) { return Py_BytesMain(argc, argv); }\n' >"$debs/main.c"
+  # The library's own needs (sid's libc, libexpat) are met at run time by
+  # sid's loader and libraries (rpath below), not by this machine's.
+  if ! cc -O2 -I"$root/usr/include" -I"$root/usr/include/python$v" "$debs/main.c" -o "$exe.tmp" \
+       -L"$lib" -l:"libpython$v.so.1.0" -Wl,--unresolved-symbols=ignore-in-shared-libs >>"$LOG" 2>&1; then
+    say "$v: could not build python$v-shared (see $LOG)"; return 1
+  fi
+  patchelf --set-interpreter "$root/usr/lib64/ld-linux-x86-64.so.2" \
+    --force-rpath --set-rpath "$lib" "$exe.tmp" || { say "$v: patchelf failed on python$v-shared"; return 1; }
+  mv "$exe.tmp" "$exe"
+  if ! run_py "$exe" -c "$SMOKE" 2>>"$LOG" || ! run_py "$exe" -c "$check" 2>>"$LOG"; then
+    say "$v: python$v-shared does not work (see $LOG)"; rm -f "$exe"; return 1
+  fi
+  say "$v: built python$v-shared (libpython$v.so)"
+}
+
 # The machine's pip: python3's, or else the newest pyenv one that has pip.
 host_pip() {
   [[ ${#HOST_PIP[@]} -gt 0 ]] && return 0
@@ -297,6 +336,7 @@ for v in "${SELECTED[@]}"; do
   PY_EXE=""
   if [[ $SID_VERSIONS == *" $v "* ]]; then
     sid_python "$v" || { say "$v: not provisioned"; continue; }
+    sid_shared "$v" || true
   else
     pyenv_python "$v" || { say "$v: no pyenv install under $PYENV_VERSIONS, skipped"; continue; }
   fi

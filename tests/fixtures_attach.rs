@@ -367,6 +367,55 @@ fn check_from(minor: u32, script: &str, args: &[&str]) {
 }
 
 #[test]
+fn an_interpreter_linked_to_a_shared_libpython() {
+    // Built with `--enable-shared`, as the official Docker images are: the
+    // executable is a small launcher, and `_PyRuntime`, the main thread's
+    // state and the code live in `libpython3.X.so`, mapped at its own
+    // address. `python3.X-shared` is 3.14/3.15 from sid's libpython3.X
+    // (scripts/provision-pythons.sh); the stdlib loop and uvloop.
+    let mut problems = Vec::new();
+    let mut ran = Vec::new();
+    for mut py in pythons().into_iter().filter(|p| p.minor() >= 14) {
+        let shared = py
+            .exe
+            .with_file_name(format!("python3.{}-shared", py.minor()));
+        assert!(
+            shared.exists(),
+            "{} is missing: scripts/provision-pythons.sh builds it",
+            shared.display()
+        );
+        let out = std::process::Command::new(&shared)
+            .args([
+                "-c",
+                "import sysconfig; print(sysconfig.get_config_var('Py_ENABLE_SHARED'))",
+            ])
+            .output()
+            .expect("run the shared interpreter");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "1",
+            "{} is not a shared-libpython build",
+            shared.display()
+        );
+        py.exe = shared;
+        for (script, args) in [
+            ("sleep_in_coroutine.py", &[][..]),
+            ("uvloop_blocks.py", &["--runner", "uvloop-run"][..]),
+        ] {
+            match check_one(&py, script, args, false) {
+                Ok((p, _)) => {
+                    ran.push(format!("{script} on {}", py.version));
+                    problems.extend(p);
+                }
+                Err(skip) => eprintln!("{skip}"),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    eprintln!("shared libpython: ran {}", ran.join(", "));
+}
+
+#[test]
 fn sync_code_in_a_greenlet() {
     // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
     // own stack, whose frames do not link to the loop's. Before, those
