@@ -733,14 +733,24 @@ struct Ownership {
 }
 
 impl Ownership {
+    /// Learn the standard library's directory from a frame of asyncio's
+    /// loop machinery: a loop frame of `base_events.py`, `Handle._run` of
+    /// `events.py` or `run` of `runners.py`. Not from any file in a
+    /// directory named `asyncio/`: an application's own `asyncio/`
+    /// subpackage, or a library's installed outside `site-packages`
+    /// (`pip --target`, a vendored copy: websockets, redis and hypercorn
+    /// ship one), would make the real standard library the application's,
+    /// for good (a trial named `json.encoder` for a handler's `json.dumps`).
     fn learn(&mut self, frames: &[Frame]) {
         if self.stdlib.is_some() {
             return;
         }
         for f in frames {
-            if asyncio_module(&f.code.file).is_some()
-                && let Some(idx) = f.code.file.rfind("/asyncio/")
-            {
+            let c = &f.code;
+            let machinery = stdlib_loop_frame(c)
+                || handle_run(c)
+                || (asyncio_module(&c.file) == Some("runners.py") && last_name(c) == "run");
+            if machinery && let Some(idx) = c.file.rfind("/asyncio/") {
                 self.stdlib = Some(f.code.file[..=idx].to_string());
                 return;
             }

@@ -242,6 +242,43 @@ fn stray_sample_in_other_code_keeps_the_culprit() {
 }
 
 #[test]
+fn an_asyncio_package_of_the_application_is_not_the_standard_library() {
+    // The first busy sample's innermost file in a directory named
+    // `asyncio/` is the application's own (`myapp/asyncio/`, or a library
+    // installed outside site-packages such as `websockets/asyncio/`). The
+    // standard library's directory is learned from the loop's machinery,
+    // so `json` stays the standard library and the culprit is the
+    // application's function that called it.
+    let l = stdlib_loop();
+    let main = code(10, "main", APP, true);
+    let every = code(11, "every", "/srv/app/myapp/asyncio/__init__.py", true);
+    let report = code(12, "report", APP, false);
+    let dumps = code(13, "dumps", &format!("{LIB}/json/__init__.py"), false);
+    let enc = code(
+        14,
+        "JSONEncoder.iterencode",
+        &format!("{LIB}/json/encoder.py"),
+        false,
+    );
+    let inner = [
+        fr(&enc, 258),
+        fr(&dumps, 231),
+        fr(&report, 7),
+        fr(&every, 5),
+        fr(&main, 20),
+    ];
+    let mut stacks = vec![l.busy(&inner, 1); 20];
+    stacks.push(l.idle());
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].culprit.code.qualname, "report");
+    assert_eq!(
+        blocks[0].callee.as_ref().map(|c| c.code.qualname.as_str()),
+        Some("JSONEncoder.iterencode")
+    );
+}
+
+#[test]
 fn library_call_under_app_function_gives_culprit_and_callee() {
     let l = stdlib_loop();
     let h = code(10, "fetch", APP, true);
