@@ -757,13 +757,16 @@ impl Ownership {
         }
     }
 
+    /// Whether `file` is the standard library's. Once its directory is
+    /// known, only what lies under it: an application's own `asyncio/`
+    /// subpackage is the application's.
     fn is_stdlib(&self, file: &str) -> bool {
-        if file.starts_with("<frozen ") || asyncio_module(file).is_some() {
+        if file.starts_with("<frozen ") {
             return true;
         }
         match &self.stdlib {
             Some(dir) => file.starts_with(dir.as_str()),
-            None => file.contains("/lib/python3."),
+            None => asyncio_module(file).is_some() || file.contains("/lib/python3."),
         }
     }
 

@@ -279,6 +279,22 @@ fn an_asyncio_package_of_the_application_is_not_the_standard_library() {
 }
 
 #[test]
+fn code_in_an_asyncio_package_of_the_application_can_be_the_culprit() {
+    // The blocking function lives in the application's own `asyncio/`
+    // subpackage: once the standard library's directory is known, that is
+    // the application's code, not asyncio's.
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let crunch = code(11, "crunch", "/srv/app/myapp/asyncio/work.py", false);
+    let mut stacks = vec![l.idle()];
+    stacks.extend(vec![l.busy(&[fr(&crunch, 9), fr(&h, 20)], 1); 20]);
+    stacks.push(l.idle());
+    let (blocks, _) = detect(cfg(), &seq(stacks));
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].culprit.code.qualname, "crunch");
+}
+
+#[test]
 fn library_call_under_app_function_gives_culprit_and_callee() {
     let l = stdlib_loop();
     let h = code(10, "fetch", APP, true);
