@@ -1075,6 +1075,25 @@ impl Detector {
         out
     }
 
+    /// Ends the blocks of threads not in `live` (they ended, or are no
+    /// longer watched) and forgets them.
+    pub fn threads_ended(&mut self, live: &[u64]) -> Vec<Block> {
+        let mut gone: Vec<u64> = self
+            .tracks
+            .keys()
+            .copied()
+            .filter(|tid| !live.contains(tid))
+            .collect();
+        gone.sort_unstable();
+        let mut out = Vec::new();
+        for tid in gone {
+            if let Some(run) = self.tracks.remove(&tid).and_then(|t| t.run) {
+                out.extend(self.close(tid, run, false));
+            }
+        }
+        out
+    }
+
     /// Flushes every block in progress (aelm is stopping).
     pub fn finish(&mut self) -> Vec<Block> {
         let mut tids: Vec<u64> = self.tracks.keys().copied().collect();

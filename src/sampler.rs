@@ -392,6 +392,12 @@ struct Run {
     /// The next tick on the grid.
     next: Instant,
     next_rescan: Instant,
+    /// The next look at whether threads started or ended (`probe_threads`).
+    next_probe: Instant,
+    /// After threads moved: the wait before the next of the rescans that
+    /// follow, doubling up to `RESCAN` (a thread starts its loop a moment
+    /// after it starts).
+    settle: Option<Duration>,
     interval: Duration,
     missed: u64,
     tids: Vec<u64>,
@@ -546,6 +552,8 @@ impl Target {
                         // following ones fall on the shared grid.
                         next: next_tick(epoch, self.cfg.interval, now) - self.cfg.interval,
                         next_rescan: now + RESCAN,
+                        next_probe: now + self.cfg.wait_poll,
+                        settle: None,
                         interval: self.cfg.interval,
                         missed: 0,
                         tids: self.threads.keys().copied().collect(),
@@ -650,9 +658,13 @@ impl Target {
         tx: &Sender<Envelope>,
         spares: &mut Spares,
     ) -> Step {
-        let State::Sampling(run) = &self.state else {
+        let State::Sampling(run) = &mut self.state else {
             return Step::Continue;
         };
+        if now >= run.next_probe {
+            run.next_probe = now + self.cfg.wait_poll;
+            self.source.probe_threads();
+        }
         let read = self.source.sample(&run.tids, spares);
         let threads = match read {
             Ok(t) => t,
@@ -712,14 +724,42 @@ impl Target {
             next = skip_to;
         }
         run.next = next;
-        if any_gone || now >= run.next_rescan {
-            run.next_rescan = now + RESCAN;
+        // Threads started or ended: look for new loops at once, and again
+        // after the wait poll, twice that, ... up to `RESCAN` (a loop thread
+        // that lives a moment, such as asgiref's `async_to_sync` running
+        // `asyncio.run` on a new thread per call, would otherwise go unseen
+        // until the next full second).
+        let moved = self.source.threads_moved();
+        if moved {
+            run.settle = Some(self.cfg.wait_poll);
+        }
+        if any_gone || moved || now >= run.next_rescan {
+            run.next_rescan = match run.settle {
+                Some(wait) if wait < RESCAN => {
+                    run.settle = Some(wait * 2);
+                    now + wait
+                }
+                _ => {
+                    run.settle = None;
+                    now + RESCAN
+                }
+            };
             match self.rescan() {
                 Err(r) => return Step::End(r),
                 Ok(true) => {
                     let tids = self.threads.keys().copied().collect();
                     if let State::Sampling(run) = &mut self.state {
                         run.tids = tids;
+                        // The samples taken so far go first: the detector
+                        // ends the blocks of threads no longer listed.
+                        if !run.batch.is_empty() {
+                            let want = run.batch.len();
+                            let next = spares.batch(want.min(BATCH_MAX));
+                            let done = std::mem::replace(&mut run.batch, next);
+                            if !send(tx, self.cfg.pid, Msg::Samples(done)) {
+                                return Step::Deaf;
+                            }
+                        }
                     }
                     if !send(
                         tx,

@@ -547,8 +547,14 @@ fn pump(
                 out.emit(|r| r.start(&info));
             }
             Msg::Threads(list) => {
+                let live: Vec<u64> = list.iter().map(|th| th.tid).collect();
                 for th in list {
                     t.names.insert(th.tid, th.name);
+                }
+                // A loop thread that ended ends its block (a thread per
+                // call often exits right after its one busy callback).
+                for b in t.detector.threads_ended(&live) {
+                    out.block(pid, t, &b);
                 }
             }
             Msg::Samples(samples) => {

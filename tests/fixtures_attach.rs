@@ -54,6 +54,17 @@ fn check_one(
         py.minor(),
         merged_ok,
     ));
+    // Threads the fixture named in its truth: their blocks carry the name.
+    for th in events.iter().filter(|e| e["event"] == "thread") {
+        for b in blocks(&lines).iter().filter(|b| b["tid"] == th["tid"]) {
+            if b["thread"] != th["name"] {
+                problems.push(format!(
+                    "block of thread {} is named {}, not {}",
+                    th["tid"], b["thread"], th["name"]
+                ));
+            }
+        }
+    }
     let end = lines.last().cloned().unwrap_or_default();
     if end["type"] != "end" {
         problems.push(format!("last line is not `end`: {end}"));
@@ -413,6 +424,18 @@ fn an_interpreter_linked_to_a_shared_libpython() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     eprintln!("shared libpython: ran {}", ran.join(", "));
+}
+
+#[test]
+fn a_new_loop_thread_for_each_call() {
+    // asgiref's `async_to_sync` (Django), a sync SDK that calls
+    // `asyncio.run`: each call runs a loop on a new thread that lives
+    // about 150 ms. Before, aelm looked for new loop threads once a second
+    // (3 to 5 blocks of 8 missed in a trial), and named every such thread
+    // after the first (py-spy keeps names by `pthread_t`, which the next
+    // thread gets again). Now a look at the thread list's head rides on
+    // the samples' reads.
+    check("thread_per_call.py", &[]);
 }
 
 #[test]

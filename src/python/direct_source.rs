@@ -32,14 +32,25 @@ pub struct DirectSource {
     /// Python threads of the last scan, by native tid as aelm's PID
     /// namespace sees it.
     threads: AddrMap<u64, PyThread>,
-    /// Thread names by `PyThreadState` address (`None`: given up).
-    names: HashMap<u64, Option<String>>,
-    /// Lookups that did not find a thread's name yet, by thread state.
-    tries: HashMap<u64, u8>,
+    /// Thread names by thread (`None`: given up).
+    names: HashMap<ThreadKey, Option<String>>,
+    /// Lookups that did not find a thread's name yet, by thread.
+    tries: HashMap<ThreadKey, u8>,
     /// py-spy, for thread names; `None` if it could not attach.
     spy: Option<PythonSpy>,
     /// When names were last looked up.
     named_at: Option<Instant>,
+}
+
+/// A thread, as long as it lives: its `PyThreadState` address and its
+/// native id. The address alone is not enough: a thread that exits frees
+/// its thread state, and the next one started often gets the same address
+/// (a thread per call, asgiref's `async_to_sync`), which named every such
+/// thread after the first.
+type ThreadKey = (u64, u64);
+
+fn key(t: &PyThread) -> ThreadKey {
+    (t.tstate, t.tid)
 }
 
 /// Least time between two thread-name lookups of one target's scans.
@@ -100,6 +111,13 @@ impl DirectSource {
             self.spy = PythonSpy::new(self.pid, &pyspy_config()).ok();
         }
         let mut by_pthread: HashMap<u64, Option<String>> = HashMap::new();
+        if let Some(spy) = self.spy.as_mut() {
+            // py-spy keeps names by `pthread_t`, which glibc hands to the
+            // next thread started once one has ended: without this, every
+            // thread of a thread-per-call program was named after the first.
+            spy.python_thread_names.clear();
+            spy.python_thread_ids.clear();
+        }
         if let Some(spy) = self.spy.as_mut()
             && let Ok(traces) = spy.get_stack_traces()
         {
@@ -118,15 +136,15 @@ impl DirectSource {
                 });
             match name {
                 Some(n) => {
-                    self.tries.remove(&t.tstate);
-                    self.names.insert(t.tstate, Some(n));
+                    self.tries.remove(&key(t));
+                    self.names.insert(key(t), Some(n));
                 }
                 None => {
-                    let tries = self.tries.entry(t.tstate).or_insert(0);
+                    let tries = self.tries.entry(key(t)).or_insert(0);
                     *tries += 1;
                     if *tries >= NAME_TRIES {
-                        self.tries.remove(&t.tstate);
-                        self.names.insert(t.tstate, None);
+                        self.tries.remove(&key(t));
+                        self.names.insert(key(t), None);
                     }
                 }
             }
@@ -147,7 +165,7 @@ impl StackSource for DirectSource {
         let ours = |t: &PyThread| ns.get(&t.tid).copied().unwrap_or(t.tid);
         let unnamed: Vec<PyThread> = threads
             .iter()
-            .filter(|t| !self.names.contains_key(&t.tstate))
+            .filter(|t| !self.names.contains_key(&key(t)))
             .copied()
             .collect();
         // Threads not named yet go unnamed until the next lookup is due
@@ -159,7 +177,7 @@ impl StackSource for DirectSource {
         {
             self.lookup_names(&unnamed);
         }
-        let live: HashSet<u64> = threads.iter().map(|t| t.tstate).collect();
+        let live: HashSet<ThreadKey> = threads.iter().map(key).collect();
         self.names.retain(|k, _| live.contains(k));
         self.tries.retain(|k, _| live.contains(k));
         self.threads = threads.iter().map(|t| (ours(t), *t)).collect();
@@ -168,7 +186,7 @@ impl StackSource for DirectSource {
             out.push(ScannedThread {
                 info: ThreadInfo {
                     tid: ours(t),
-                    name: self.names.get(&t.tstate).cloned().flatten(),
+                    name: self.names.get(&key(t)).cloned().flatten(),
                 },
                 stack: self.reader.stack(t),
                 running_loop: self.reader.last_running_loop(),
@@ -181,7 +199,7 @@ impl StackSource for DirectSource {
         let unnamed: Vec<PyThread> = tids
             .iter()
             .filter_map(|tid| self.threads.get(tid).copied())
-            .filter(|t| !self.names.contains_key(&t.tstate))
+            .filter(|t| !self.names.contains_key(&key(t)))
             .collect();
         if !unnamed.is_empty() {
             self.lookup_names(&unnamed);
@@ -189,9 +207,17 @@ impl StackSource for DirectSource {
         tids.iter()
             .filter_map(|&tid| {
                 let t = self.threads.get(&tid)?;
-                Some((tid, self.names.get(&t.tstate)?.clone()?))
+                Some((tid, self.names.get(&key(t))?.clone()?))
             })
             .collect()
+    }
+
+    fn probe_threads(&mut self) {
+        self.reader.probe_threads();
+    }
+
+    fn threads_moved(&mut self) -> bool {
+        self.reader.threads_moved()
     }
 
     fn reads(&self) -> Option<u64> {
@@ -217,6 +243,7 @@ impl StackSource for DirectSource {
                 entered: self.reader.last_entered(),
             });
         }
+        self.reader.probe_now();
         Ok(out)
     }
 }

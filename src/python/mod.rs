@@ -46,6 +46,14 @@ pub trait StackSource: Send {
     fn name_now(&mut self, _tids: &[u64]) -> Vec<(u64, String)> {
         Vec::new()
     }
+    /// Have the next [`Self::sample`] also look, cheaply, whether the
+    /// target's set of threads changed (a reader that cannot does nothing).
+    fn probe_threads(&mut self) {}
+    /// Whether the last probe saw threads start or end since the last
+    /// [`Self::scan`].
+    fn threads_moved(&mut self) -> bool {
+        false
+    }
     /// Memory reads (system calls) the reader made so far, if it counts them.
     fn reads(&self) -> Option<u64> {
         None

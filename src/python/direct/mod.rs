@@ -190,6 +190,13 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     /// state's `context` (the innermost) read with it.
     entered: Entered,
     context_ptr: u64,
+    /// The head of the interpreter's thread list as the last `threads()`
+    /// read it (CPython puts each new thread state at the head).
+    threads_head: u64,
+    /// Whether the next `stack()` also reads the head (see
+    /// [`Self::probe_threads`]), and what it read.
+    probe_due: bool,
+    probed_head: Option<u64>,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -341,6 +348,9 @@ impl<M: Memory> DirectReader<M> {
             running_loop: None,
             entered: Entered::default(),
             context_ptr: 0,
+            threads_head: 0,
+            probe_due: false,
+            probed_head: None,
             policy: Policy::default(),
             stats: Stats::default(),
         }
@@ -362,6 +372,37 @@ impl<M: Memory> DirectReader<M> {
     /// [`Self::stack`] call (0 when none runs; `None` before 3.13).
     pub fn last_running_loop(&self) -> Option<u64> {
         self.running_loop
+    }
+
+    /// Have the next [`Self::stack`] call also read the head of the
+    /// interpreter's thread list, in the same batched read (one more range,
+    /// no more system calls): [`Self::threads_moved`] then says whether
+    /// a thread started (or the newest one ended) since the last
+    /// [`Self::threads`].
+    pub fn probe_threads(&mut self) {
+        self.probe_due = true;
+    }
+
+    /// Read the thread list's head now if a probe is still due (no
+    /// [`Self::stack`] call read it: no thread is watched).
+    pub fn probe_now(&mut self) {
+        if std::mem::take(&mut self.probe_due) {
+            let mut b = [0u8; 8];
+            let at = self.interp.wrapping_add(self.layout.interp_threads_head);
+            self.probed_head = self
+                .mem
+                .read(at, &mut b)
+                .ok()
+                .map(|()| u64::from_le_bytes(b));
+        }
+    }
+
+    /// Whether the last probe saw the thread list's head move since the
+    /// last [`Self::threads`]; false when no probe was read.
+    pub fn threads_moved(&mut self) -> bool {
+        self.probed_head
+            .take()
+            .is_some_and(|h| h != self.threads_head)
     }
 
     /// "3.11.7".
@@ -387,6 +428,7 @@ impl<M: Memory> DirectReader<M> {
             .read(self.interp + l.interp_threads_head, &mut head)
             .context("reading the interpreter's thread list")?;
         let mut ts = u64::from_le_bytes(head);
+        self.threads_head = ts;
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         let lo = l

@@ -388,6 +388,9 @@ impl<M: Memory> DirectReader<M> {
             (ts_hi - ts_lo) as usize,
             false,
         );
+        // The thread list's head, when a probe is due (`probe_threads`).
+        let probe_part = std::mem::take(&mut self.probe_due)
+            .then(|| batch.add(self.interp.wrapping_add(l.interp_threads_head), 8, false));
         let cf_part = match l.ts_cframe {
             Some((_, cur)) if tc.cframe != 0 => {
                 Some(batch.add(tc.cframe.wrapping_add(cur), 8, false))
@@ -408,6 +411,9 @@ impl<M: Memory> DirectReader<M> {
         add_merged(&mut batch, &mut fresh, frame_len);
         self.scratch = fresh;
         batch.run(&self.mem, 0);
+        if let Some(i) = probe_part {
+            self.probed_head = batch.get(i).and_then(|b| rd_u64(b, 0));
+        }
 
         // 2. Thread state.
         let ts = batch.get(ts_part).ok_or(Fail(SampleError::Gone))?;
