@@ -394,10 +394,10 @@ struct Run {
     next_rescan: Instant,
     /// The next look at whether threads started or ended (`probe_threads`).
     next_probe: Instant,
-    /// After threads moved: the wait before the next of the rescans that
-    /// follow, doubling up to `RESCAN` (a thread starts its loop a moment
-    /// after it starts).
-    settle: Option<Duration>,
+    /// After threads moved: when the next of the rescans of new threads
+    /// that follow is due, and the wait after it, doubling up to `RESCAN`
+    /// (a thread starts its loop a moment after it starts).
+    settle: Option<(Instant, Duration)>,
     interval: Duration,
     missed: u64,
     tids: Vec<u64>,
@@ -465,15 +465,21 @@ impl Target {
         }
     }
 
-    /// Rescans every thread; returns true when the watched set changed.
-    fn rescan(&mut self) -> Result<bool, EndReason> {
+    /// Rescans every thread (with `only_new`, reads the stacks only of
+    /// threads the last full rescan did not see); returns true when the
+    /// watched set changed.
+    fn rescan(&mut self, only_new: bool) -> Result<bool, EndReason> {
         // Also when reads still succeed: after an exec of a non-PIE python
         // (static `_PyRuntime`, main thread state inside it) the old
         // addresses hold the new program's interpreter.
         if let Some(r) = self.target_gone() {
             return Err(r);
         }
-        let scanned = match self.source.scan() {
+        let scanned = match if only_new {
+            self.source.scan_new()
+        } else {
+            self.source.scan()
+        } {
             Ok(s) => s,
             // A torn scan: keep the current set.
             Err(_) => return self.target_gone().map_or(Ok(false), Err),
@@ -531,7 +537,7 @@ impl Target {
             return Step::End(EndReason::Duration);
         }
         if let State::Waiting { .. } = self.state {
-            match self.rescan() {
+            match self.rescan(false) {
                 Err(r) => return Step::End(r),
                 Ok(_) if !self.threads.is_empty() => {
                     if !send(
@@ -728,23 +734,22 @@ impl Target {
         // after the wait poll, twice that, ... up to `RESCAN` (a loop thread
         // that lives a moment, such as asgiref's `async_to_sync` running
         // `asyncio.run` on a new thread per call, would otherwise go unseen
-        // until the next full second).
-        let moved = self.source.threads_moved();
-        if moved {
-            run.settle = Some(self.cfg.wait_poll);
+        // until the next full second). Only the new threads' stacks are
+        // read then: the others were read by the last full rescan (every
+        // second, or when a watched thread has gone).
+        if self.source.threads_moved() {
+            run.settle = Some((now, self.cfg.wait_poll));
         }
-        if any_gone || moved || now >= run.next_rescan {
-            run.next_rescan = match run.settle {
-                Some(wait) if wait < RESCAN => {
-                    run.settle = Some(wait * 2);
-                    now + wait
-                }
-                _ => {
-                    run.settle = None;
-                    now + RESCAN
-                }
-            };
-            match self.rescan() {
+        let full = any_gone || now >= run.next_rescan;
+        let settle_due = run.settle.is_some_and(|(at, _)| now >= at);
+        if full {
+            run.next_rescan = now + RESCAN;
+        }
+        if settle_due && let Some((_, wait)) = run.settle {
+            run.settle = (wait < RESCAN).then(|| (now + wait, wait * 2));
+        }
+        if full || settle_due {
+            match self.rescan(!full) {
                 Err(r) => return Step::End(r),
                 Ok(true) => {
                     let tids = self.threads.keys().copied().collect();

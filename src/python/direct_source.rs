@@ -38,6 +38,8 @@ pub struct DirectSource {
     tries: HashMap<ThreadKey, u8>,
     /// py-spy, for thread names; `None` if it could not attach.
     spy: Option<PythonSpy>,
+    /// The threads the last full scan read.
+    scanned: HashSet<ThreadKey>,
     /// When names were last looked up.
     named_at: Option<Instant>,
 }
@@ -97,6 +99,7 @@ impl DirectSource {
             threads: AddrMap::default(),
             names: HashMap::new(),
             tries: HashMap::new(),
+            scanned: HashSet::new(),
             spy,
             named_at: None,
         }
@@ -152,12 +155,9 @@ impl DirectSource {
     }
 }
 
-impl StackSource for DirectSource {
-    fn version(&self) -> String {
-        self.reader.version()
-    }
-
-    fn scan(&mut self) -> Result<Vec<ScannedThread>> {
+impl DirectSource {
+    /// [`StackSource::scan`], or with `only_new` [`StackSource::scan_new`].
+    fn scan_some(&mut self, only_new: bool) -> Result<Vec<ScannedThread>> {
         let threads = self.reader.threads()?;
         // A target in another PID namespace (a container) reports its own
         // thread ids: report them as aelm's namespace sees them.
@@ -183,16 +183,38 @@ impl StackSource for DirectSource {
         self.threads = threads.iter().map(|t| (ours(t), *t)).collect();
         let mut out = Vec::with_capacity(threads.len());
         for t in &threads {
+            let (stack, running_loop) = if only_new && self.scanned.contains(&key(t)) {
+                (Err(SampleError::Gone), None)
+            } else {
+                (self.reader.stack(t), self.reader.last_running_loop())
+            };
             out.push(ScannedThread {
                 info: ThreadInfo {
                     tid: ours(t),
                     name: self.names.get(&key(t)).cloned().flatten(),
                 },
-                stack: self.reader.stack(t),
-                running_loop: self.reader.last_running_loop(),
+                stack,
+                running_loop,
             });
         }
+        if !only_new {
+            self.scanned = live;
+        }
         Ok(out)
+    }
+}
+
+impl StackSource for DirectSource {
+    fn version(&self) -> String {
+        self.reader.version()
+    }
+
+    fn scan(&mut self) -> Result<Vec<ScannedThread>> {
+        self.scan_some(false)
+    }
+
+    fn scan_new(&mut self) -> Result<Vec<ScannedThread>> {
+        self.scan_some(true)
     }
 
     fn name_now(&mut self, tids: &[u64]) -> Vec<(u64, String)> {

@@ -35,6 +35,12 @@ pub trait StackSource: Send {
     /// Reads every Python thread (used to find loop threads and names; may
     /// be slow).
     fn scan(&mut self) -> anyhow::Result<Vec<ScannedThread>>;
+    /// Like [`Self::scan`], but reads only the stacks of threads that the
+    /// last `scan` did not list (the others come with an error): for looking
+    /// at threads that just started without reading every stack again.
+    fn scan_new(&mut self) -> anyhow::Result<Vec<ScannedThread>> {
+        self.scan()
+    }
     /// Reads the stacks of the given threads (the per-sample path: must be
     /// cheap), into vectors from `spares` where it can. A thread that is
     /// gone gives `Err(SampleError::Gone)`.
