@@ -125,6 +125,20 @@ fn asyncio_module(file: &str) -> Option<&str> {
     (!rest.contains('/')).then_some(rest)
 }
 
+/// Code a program made at run time with `exec`/`compile`, with no file
+/// behind it: `<string>` (a dataclass's `__init__`, a namedtuple's
+/// `__new__`), `<sqlalchemy generated ...>`, `<attrs generated ...>`.
+/// Mostly a library's, and never a line a user can open: not the
+/// application's code, so the culprit is the real function that called
+/// it. Code typed in (`<stdin>`) and IPython's cells (`<ipython-input-...>`)
+/// are the user's own.
+fn generated(file: &str) -> bool {
+    file.starts_with('<')
+        && !file.starts_with("<stdin>")
+        && !file.starts_with("<ipython-input-")
+        && !file.starts_with("<frozen ")
+}
+
 /// Whether `file` is `name` (a relative path: a frozen application's) or
 /// ends with `/name`.
 fn is_path(file: &str, name: &str) -> bool {
@@ -776,6 +790,9 @@ impl Ownership {
         }
         if self.include.iter().any(|s| file.contains(s.as_str())) {
             return true;
+        }
+        if generated(file) {
+            return false;
         }
         !(file.contains("/site-packages/")
             || file.contains("/dist-packages/")

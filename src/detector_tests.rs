@@ -295,6 +295,34 @@ fn code_in_an_asyncio_package_of_the_application_can_be_the_culprit() {
 }
 
 #[test]
+fn generated_code_is_not_the_culprit() {
+    // A library dataclass's `__init__` (made with `exec`: `<string>`) and
+    // SQLAlchemy's generated wrappers have no file: the culprit is the
+    // application's function that called them.
+    let l = stdlib_loop();
+    let h = code(10, "main", APP, true);
+    let make = code(11, "make_config", APP, true);
+    let init = code(12, "__create_fn__.<locals>.__init__", "<string>", false);
+    let wrap = code(
+        13,
+        "warned",
+        "<sqlalchemy generated warned() wrapper>",
+        false,
+    );
+    for inner in [&init, &wrap] {
+        let mut stacks = vec![l.idle()];
+        stacks.extend(vec![
+            l.busy(&[fr(inner, 4), fr(&make, 9), fr(&h, 20)], 1);
+            20
+        ]);
+        stacks.push(l.idle());
+        let (blocks, _) = detect(cfg(), &seq(stacks));
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].culprit.code.qualname, "make_config");
+    }
+}
+
+#[test]
 fn library_call_under_app_function_gives_culprit_and_callee() {
     let l = stdlib_loop();
     let h = code(10, "fetch", APP, true);
