@@ -613,6 +613,12 @@ struct Run {
     nodes: Vec<Node>,
     leaves: AddrMap<(u64, u32), (Arc<CodeInfo>, u32)>,
     ongoing_reported: bool,
+    /// The last sample on the loop's stack, from the root inwards, up to
+    /// its innermost coroutine frame: (trie node, line). A sample on
+    /// another stack (a greenlet) hangs under it: the coroutine that
+    /// switched to that stack (SQLAlchemy's `greenlet_spawn`, awaited by the
+    /// application's coroutine) is still there, suspended.
+    switched_from: Vec<(u32, u32)>,
 }
 
 /// Whether the context the loop entered to run a callback (`prev.outer`)
@@ -680,17 +686,59 @@ impl Run {
             }],
             leaves: AddrMap::default(),
             ongoing_reported: false,
+            switched_from: Vec::with_capacity(32),
         }
     }
 
     /// Adds one busy sample: `path` is the stack from the root inwards.
     fn add<'a>(&mut self, at: Duration, interval: Duration, path: impl Iterator<Item = &'a Frame>) {
+        self.add_from(at, interval, path, false);
+    }
+
+    /// Adds one busy sample taken on another stack (a greenlet): `path`,
+    /// that stack from its outermost frame inwards, hangs under the last
+    /// sample's path on the loop's stack up to its innermost coroutine
+    /// (under the root when there is none).
+    fn add_switched<'a>(
+        &mut self,
+        at: Duration,
+        interval: Duration,
+        path: impl Iterator<Item = &'a Frame>,
+    ) {
+        if self.switched_from.is_empty() {
+            self.switched_from.push((0, self.root.line));
+        }
+        self.add_from(at, interval, path, true);
+    }
+
+    fn add_from<'a>(
+        &mut self,
+        at: Duration,
+        interval: Duration,
+        path: impl Iterator<Item = &'a Frame>,
+        switched: bool,
+    ) {
         self.last = at;
         self.interval = interval;
         self.samples += 1;
         let mut node = 0usize;
         let mut leaf: Option<&Frame> = None;
-        for (depth, f) in path.enumerate() {
+        // Depth 0 of `path` goes under the last node of `switched_from`.
+        let base = if switched {
+            for &(n, line) in &self.switched_from {
+                let n = &mut self.nodes[n as usize];
+                n.count += 1;
+                bump_line(&mut n.lines, line);
+            }
+            node = self.switched_from.last().map_or(0, |&(n, _)| n as usize);
+            self.switched_from.len()
+        } else {
+            self.switched_from.clear();
+            0
+        };
+        let mut innermost_coroutine = 0;
+        for (i, f) in path.enumerate() {
+            let depth = base + i;
             leaf = Some(f);
             if depth > 0 {
                 if depth >= MAX_PATH_DEPTH {
@@ -720,6 +768,15 @@ impl Run {
             let n = &mut self.nodes[node];
             n.count += 1;
             bump_line(&mut n.lines, f.line);
+            if !switched {
+                self.switched_from.push((node as u32, f.line));
+                if f.code.is_coroutine() == Some(true) {
+                    innermost_coroutine = i;
+                }
+            }
+        }
+        if !switched {
+            self.switched_from.truncate(innermost_coroutine + 1);
         }
         if let Some(f) = leaf {
             let key = (f.code.id, f.line);
@@ -1081,12 +1138,7 @@ impl Detector {
             run.add(sample.at, sample.interval, frames.iter().rev());
         } else {
             run.foreign_context = Some(ts.context);
-            let root = run.root.clone();
-            run.add(
-                sample.at,
-                sample.interval,
-                std::iter::once(&root).chain(frames.iter().rev()),
-            );
+            run.add_switched(sample.at, sample.interval, frames.iter().rev());
         }
         out.extend(ongoing(ts.tid, run, &self.cfg, &self.own));
         out

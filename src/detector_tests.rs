@@ -1131,6 +1131,39 @@ fn a_callback_that_switches_to_a_greenlet_stays_one_block() {
 }
 
 #[test]
+fn greenlet_samples_hang_under_the_coroutine_that_switched() {
+    // App CPU in a nested coroutine, then SQLAlchemy's `greenlet_spawn`
+    // (a coroutine) into library code on a greenlet, in one callback:
+    // neither half is 80 % of the block, and the greenlet's frames belong
+    // under `save_items`, which awaits `greenlet_spawn`, not under the task's
+    // root. Before, they hung under the root and the culprit was `main`.
+    use greenlets::*;
+    let g = scene();
+    let lib = "/srv/site-packages/sqlalchemy/orm/session.py";
+    let main = fr(&code(30, "main", APP, true), 20);
+    let save = fr(&code(32, "save_items", APP, true), 13);
+    let build = fr(&code(33, "build", APP, false), 7);
+    let spawn = fr(&code(31, "greenlet_spawn", lib, true), 190);
+    let flush = fr(&code(42, "Session._flush", lib, false), 4400);
+    let in_task = |inner: &[Frame]| g.l.busy(inner, 0x77);
+    let mut s = times(3, (g.idle(), 1));
+    s.extend(times(
+        12,
+        (in_task(&[build.clone(), save.clone(), main.clone()]), 5),
+    ));
+    s.extend(times(
+        2,
+        (in_task(&[spawn.clone(), save.clone(), main.clone()]), 5),
+    ));
+    s.extend(times(10, (vec![flush.clone(), g.bottom.clone()], 6)));
+    s.extend(times(3, (g.idle(), 9)));
+    let (blocks, _) = detect(cfg(), &with_contexts(s));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(blocks[0].samples, 24);
+    assert_eq!(blocks[0].culprit.code.qualname, "save_items");
+}
+
+#[test]
 fn a_block_that_starts_on_a_greenlet_is_rooted_at_its_outermost_frame() {
     // The callback switched to the greenlet before any sample saw it.
     use greenlets::*;
