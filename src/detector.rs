@@ -946,6 +946,16 @@ impl Detector {
         &self.totals
     }
 
+    /// How long the longest block still going on has lasted so far, if one
+    /// has reached the threshold.
+    pub fn in_progress(&self) -> Option<Duration> {
+        self.tracks
+            .values()
+            .filter_map(|t| t.run.as_ref().map(Run::duration))
+            .filter(|d| *d >= self.cfg.threshold)
+            .max()
+    }
+
     /// Tells whether a stack shows an event loop (used by the sampler to
     /// pick the threads worth sampling).
     /// `running_loop`: as [`ThreadSample::running_loop`](crate::sample::ThreadSample).

@@ -115,6 +115,26 @@ fn seq(stacks: Vec<Vec<Frame>>) -> Vec<Sample> {
 }
 
 #[test]
+fn a_block_in_progress_is_known_before_it_ends() {
+    let l = stdlib_loop();
+    let h = code(10, "handler", APP, true);
+    let mut d = Detector::new(cfg());
+    let samples = seq(vec![l.busy(&[fr(&h, 5)], 1); 21]);
+    d.push(&samples[0]);
+    assert_eq!(d.in_progress(), None, "5 ms: under the threshold");
+    for s in &samples[1..] {
+        d.push(s);
+    }
+    assert_eq!(d.in_progress(), Some(Duration::from_millis(105)));
+    let idle = Sample {
+        at: Duration::from_millis(105),
+        ..seq(vec![l.idle()]).remove(0)
+    };
+    d.push(&idle);
+    assert_eq!(d.in_progress(), None);
+}
+
+#[test]
 fn idle_loop_yields_nothing() {
     let l = stdlib_loop();
     let (blocks, totals) = detect(cfg(), &seq(vec![l.idle(); 50]));

@@ -4,7 +4,10 @@
 //!
 //! Series: `aelm_blocks_total{pid,culprit}`, `aelm_blocked_seconds_total{pid,culprit}`,
 //! `aelm_block_duration_seconds{pid}` (histogram), `aelm_samples_total{pid}`,
-//! `aelm_sample_errors_total{pid}`, `aelm_sample_rate_hz{pid}`, `aelm_targets`. Label cardinality is
+//! `aelm_sample_errors_total{pid}`, `aelm_sample_rate_hz{pid}`,
+//! `aelm_block_in_progress_seconds{pid}` (a block still going on: a loop
+//! stuck for good shows here, while the counters wait for it to end),
+//! `aelm_targets`. Label cardinality is
 //! bounded: at most `--metrics-max-culprits` culprit values per pid (the
 //! rest count under `culprit="other"`), and the series of a process that
 //! exited are dropped after a grace period (so a last scrape still sees
@@ -54,6 +57,7 @@ struct State {
     errors: Family<PidLabel, Counter>,
     targets: Gauge,
     rate: Family<PidLabel, Gauge<f64, AtomicU64>>,
+    in_progress: Family<PidLabel, Gauge<f64, AtomicU64>>,
     /// Per pid: when the rate was last computed, and the samples since.
     rate_window: HashMap<i32, (Instant, u64)>,
     max_culprits: usize,
@@ -80,6 +84,7 @@ impl Metrics {
         let errors = Family::<PidLabel, Counter>::default();
         let targets = Gauge::default();
         let rate = Family::<PidLabel, Gauge<f64, AtomicU64>>::default();
+        let in_progress = Family::<PidLabel, Gauge<f64, AtomicU64>>::default();
         registry.register("aelm_blocks", "Event-loop blocks seen", blocks.clone());
         registry.register(
             "aelm_blocked_seconds",
@@ -103,6 +108,11 @@ impl Metrics {
             "Achieved sampling rate per process (adapts under --max-cpu)",
             rate.clone(),
         );
+        registry.register(
+            "aelm_block_in_progress_seconds",
+            "How long the longest block still going on has lasted so far (0: none at least the threshold long)",
+            in_progress.clone(),
+        );
         Metrics {
             state: Arc::new(Mutex::new(State {
                 registry,
@@ -113,6 +123,7 @@ impl Metrics {
                 errors,
                 targets,
                 rate,
+                in_progress,
                 rate_window: HashMap::new(),
                 max_culprits,
                 culprits: HashMap::new(),
@@ -168,6 +179,12 @@ impl Metrics {
     pub fn target_ended(&self, pid: i32) {
         let mut s = lock(&self.state);
         s.targets.dec();
+        // Its last block was flushed as it ended.
+        if let Some(g) = s.in_progress.get(&PidLabel {
+            pid: pid.to_string(),
+        }) {
+            g.set(0.0);
+        }
         s.leaving.push((Instant::now() + GRACE, pid));
     }
 
@@ -213,6 +230,16 @@ impl Metrics {
             *w = (now, 0);
             s.rate.get_or_create(&label).set(hz);
         }
+    }
+
+    /// The block still going on in `pid`, in seconds (0: none).
+    pub fn in_progress(&self, pid: i32, seconds: f64) {
+        let s = lock(&self.state);
+        s.in_progress
+            .get_or_create(&PidLabel {
+                pid: pid.to_string(),
+            })
+            .set(seconds);
     }
 
     /// Periodic housekeeping (called as samples arrive; a scrape does the
@@ -263,6 +290,7 @@ impl State {
             self.samples.remove(&label);
             self.errors.remove(&label);
             self.rate.remove(&label);
+            self.in_progress.remove(&label);
             self.rate_window.remove(&pid);
         }
     }
@@ -284,6 +312,25 @@ mod tests {
 
     fn has_pid(text: &str, pid: i32) -> bool {
         text.contains(&format!("pid=\"{pid}\""))
+    }
+
+    #[test]
+    fn a_block_in_progress_shows_until_its_process_ends() {
+        let m = Metrics::new(4);
+        m.target_started(4242);
+        m.in_progress(4242, 2.5);
+        let text = m.render_at(Instant::now());
+        assert!(
+            text.contains("aelm_block_in_progress_seconds{pid=\"4242\"} 2.5"),
+            "{text}"
+        );
+        m.target_ended(4242);
+        let text = m.render_at(Instant::now());
+        assert!(
+            text.contains("aelm_block_in_progress_seconds{pid=\"4242\"} 0.0"),
+            "{text}"
+        );
+        assert!(!has_pid(&m.render_at(Instant::now() + GRACE), 4242));
     }
 
     #[test]

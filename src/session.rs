@@ -572,6 +572,10 @@ fn pump(
                         after.samples - before.samples,
                         after.failed_samples - before.failed_samples,
                     );
+                    m.in_progress(
+                        pid,
+                        t.detector.in_progress().map_or(0.0, |d| d.as_secs_f64()),
+                    );
                     m.tick();
                 }
                 let samples: u64 = targets.values().map(|t| t.detector.totals().samples).sum();
