@@ -153,11 +153,60 @@ fn spawn_child(command: &[String]) -> Result<Child> {
         .as_fd()
         .try_clone_to_owned()
         .context("duplicating stderr for the program's output")?;
+    // Become the program's subreaper: a program that daemonizes (forks
+    // twice and lets the middle process exit) leaves its daemon as aelm's
+    // child, so the end can say where it went (see `left_behind`).
+    // SAFETY: prctl(2) with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
     Command::new(prog)
         .args(args)
         .stdout(Stdio::from(stderr))
         .spawn()
         .with_context(|| format!("could not start `{prog}`"))
+}
+
+/// `aelm run`'s program exited without running a loop: if it left
+/// processes behind (a daemon: adopted by aelm, its subreaper), says so and
+/// how to watch them.
+fn left_behind() {
+    let adopted = || -> Vec<(i32, String)> {
+        crate::wait_note::children(std::process::id() as i32)
+            .into_iter()
+            .filter(|(_, cmd)| !cmd.is_empty())
+            .collect()
+    };
+    // A daemon's middle process (the first fork) may still be on its way
+    // out: wait until the set stays the same for 100 ms (at most 0.5 s).
+    let mut left = adopted();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = adopted();
+        if now == left {
+            break;
+        }
+        left = now;
+    }
+    let Some((first, _)) = left.first() else {
+        return;
+    };
+    let list: Vec<String> = left
+        .iter()
+        .take(4)
+        .map(|(p, cmd)| format!("{p} ({})", cmd.chars().take(60).collect::<String>()))
+        .collect();
+    eprintln!(
+        "aelm: the program exited without running an asyncio event loop, but left {} running \
+         in the background: {}{}. If it daemonized, watch it with `aelm attach --pid {first}`",
+        if left.len() == 1 {
+            "a process"
+        } else {
+            "processes"
+        },
+        list.join(", "),
+        if left.len() > 4 { ", ..." } else { "" },
+    );
 }
 
 /// Stops every sampler of a session at once: they all hold a receiver of
@@ -622,6 +671,13 @@ fn pump(
                         }
                         std::thread::sleep(Duration::from_millis(10));
                     }
+                }
+                if root == Some(pid)
+                    && child_status.is_some()
+                    && reason == EndReason::TargetExited
+                    && !t.started
+                {
+                    left_behind();
                 }
                 let end = EndInfo {
                     pid,

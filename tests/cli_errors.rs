@@ -864,3 +864,53 @@ fn an_interpreter_with_a_build_suffix_in_its_name_is_python() {
     let lines = json_lines(&out.stdout);
     assert_eq!(blocks(&lines).len(), 3, "{stderr}\n{lines:?}");
 }
+
+/// `aelm run` on a program that daemonizes (forks twice, the parents exit):
+/// the program exits at once and the loop runs in the daemon. Before, the
+/// run ended with an empty `end` line and nothing said where the program
+/// went; aelm is now the program's subreaper, and names the daemon.
+#[test]
+fn a_program_that_daemonizes_is_named_at_the_end_of_a_run() {
+    let py = py();
+    let dir = scratch("daemonizes");
+    let pidfile = dir.join("daemon.pid");
+    let script = dir.join("daemon.py");
+    std::fs::write(
+        &script,
+        "import asyncio, os, sys\n\
+         if os.fork() > 0:\n    os._exit(0)\n\
+         os.setsid()\n\
+         if os.fork() > 0:\n    os._exit(0)\n\
+         os.closerange(0, 3)\n\
+         open(sys.argv[1], 'w').write(str(os.getpid()))\n\
+         asyncio.run(asyncio.sleep(5))\n",
+    )
+    .expect("write the script");
+    let out = Command::new(aelm_bin())
+        .args(["run", "--threshold-ms", "20", "--"])
+        .arg(&py.exe)
+        .arg(&script)
+        .arg(&pidfile)
+        .output()
+        .expect("aelm");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let daemon = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    if let Ok(pid) = daemon.trim().parse::<i32>() {
+        // SAFETY: kill(2) on the daemon the test started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !daemon.trim().is_empty(),
+        "the daemon did not start: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "left a process running in the background: {} (",
+            daemon.trim()
+        )) && stderr.contains(&format!("aelm attach --pid {}", daemon.trim())),
+        "{stderr}"
+    );
+}
