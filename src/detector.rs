@@ -588,15 +588,14 @@ struct Node {
     count: u32,
     lines: Vec<(u32, u32)>,
     children: Vec<u32>,
+    /// The node this one hangs under (the root's is itself).
+    parent: u32,
 }
 
 /// A block being built.
 #[derive(Debug)]
 struct Run {
     id: RootId,
-    /// The callback root's frame as first seen (it heads the paths of
-    /// samples taken on another stack, see [`Detector::push_foreign`]).
-    root: Frame,
     /// The run began on another stack (its root is that stack's outermost
     /// frame, the loop's own frames were not seen).
     foreign_root: bool,
@@ -613,12 +612,12 @@ struct Run {
     nodes: Vec<Node>,
     leaves: AddrMap<(u64, u32), (Arc<CodeInfo>, u32)>,
     ongoing_reported: bool,
-    /// The last sample on the loop's stack, from the root inwards, up to
-    /// its innermost coroutine frame: (trie node, line). A sample on
-    /// another stack (a greenlet) hangs under it: the coroutine that
-    /// switched to that stack (SQLAlchemy's `greenlet_spawn`, awaited by the
-    /// application's coroutine) is still there, suspended.
-    switched_from: Vec<(u32, u32)>,
+    /// The trie node of the last sample on the loop's stack's innermost
+    /// frame. A sample on another stack (a greenlet) hangs under that
+    /// path's innermost coroutine: the coroutine that switched to that
+    /// stack (SQLAlchemy's `greenlet_spawn`, awaited by the application's
+    /// coroutine) is still there, suspended.
+    last_leaf: u32,
 }
 
 /// Whether the context the loop entered to run a callback (`prev.outer`)
@@ -670,7 +669,6 @@ impl Run {
     fn new(id: RootId, at: Duration, root: &Frame) -> Run {
         Run {
             id,
-            root: root.clone(),
             foreign_root: false,
             foreign_context: None,
             entered: Entered::default(),
@@ -683,10 +681,11 @@ impl Run {
                 count: 0,
                 lines: Vec::new(),
                 children: Vec::new(),
+                parent: 0,
             }],
             leaves: AddrMap::default(),
             ongoing_reported: false,
-            switched_from: Vec::with_capacity(32),
+            last_leaf: 0,
         }
     }
 
@@ -705,10 +704,26 @@ impl Run {
         interval: Duration,
         path: impl Iterator<Item = &'a Frame>,
     ) {
-        if self.switched_from.is_empty() {
-            self.switched_from.push((0, self.root.line));
-        }
         self.add_from(at, interval, path, true);
+    }
+
+    /// The trie nodes from the root to the innermost coroutine of the last
+    /// sample on the loop's stack (the root alone when it shows none).
+    fn switched_from(&self) -> smallvec::SmallVec<[usize; 32]> {
+        let mut chain: smallvec::SmallVec<[usize; 32]> = smallvec::SmallVec::new();
+        let mut n = self.last_leaf as usize;
+        while n != 0 && chain.len() < MAX_PATH_DEPTH {
+            chain.push(n);
+            n = self.nodes[n].parent as usize;
+        }
+        chain.push(0);
+        chain.reverse();
+        let inner = chain
+            .iter()
+            .rposition(|&n| self.nodes[n].code.is_coroutine() == Some(true))
+            .unwrap_or(0);
+        chain.truncate(inner + 1);
+        chain
     }
 
     fn add_from<'a>(
@@ -723,20 +738,21 @@ impl Run {
         self.samples += 1;
         let mut node = 0usize;
         let mut leaf: Option<&Frame> = None;
-        // Depth 0 of `path` goes under the last node of `switched_from`.
+        // Depth 0 of `path` goes under the last node of `switched_from`,
+        // whose nodes count this sample at their most frequent line.
         let base = if switched {
-            for &(n, line) in &self.switched_from {
-                let n = &mut self.nodes[n as usize];
+            let chain = self.switched_from();
+            for &i in &chain {
+                let n = &mut self.nodes[i];
                 n.count += 1;
+                let line = top_line(&n.lines);
                 bump_line(&mut n.lines, line);
             }
-            node = self.switched_from.last().map_or(0, |&(n, _)| n as usize);
-            self.switched_from.len()
+            node = chain.last().copied().unwrap_or(0);
+            chain.len()
         } else {
-            self.switched_from.clear();
             0
         };
-        let mut innermost_coroutine = 0;
         for (i, f) in path.enumerate() {
             let depth = base + i;
             leaf = Some(f);
@@ -758,6 +774,7 @@ impl Run {
                             count: 0,
                             lines: Vec::new(),
                             children: Vec::new(),
+                            parent: node as u32,
                         });
                         self.nodes[node].children.push(idx as u32);
                         idx
@@ -768,15 +785,9 @@ impl Run {
             let n = &mut self.nodes[node];
             n.count += 1;
             bump_line(&mut n.lines, f.line);
-            if !switched {
-                self.switched_from.push((node as u32, f.line));
-                if f.code.is_coroutine() == Some(true) {
-                    innermost_coroutine = i;
-                }
-            }
         }
         if !switched {
-            self.switched_from.truncate(innermost_coroutine + 1);
+            self.last_leaf = node as u32;
         }
         if let Some(f) = leaf {
             let key = (f.code.id, f.line);
