@@ -439,6 +439,14 @@ fn a_new_loop_thread_for_each_call() {
 }
 
 #[test]
+fn a_loop_busy_with_tiny_callbacks_from_its_start() {
+    // Found by a trial (SQLAlchemy with concurrent sessions, 3.9): the loop
+    // switches callbacks every few microseconds from the start, and every
+    // scan's read was torn on 3.8-3.11, so the loop was never found.
+    check("busy_from_the_start.py", &[]);
+}
+
+#[test]
 fn sync_code_in_a_greenlet() {
     // SQLAlchemy's asyncio pattern: the blocking code runs on a greenlet's
     // own stack, whose frames do not link to the loop's. Before, those

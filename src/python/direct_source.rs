@@ -186,7 +186,10 @@ impl DirectSource {
             let (stack, running_loop) = if only_new && self.scanned.contains(&key(t)) {
                 (Err(SampleError::Gone), None)
             } else {
-                (self.reader.stack(t), self.reader.last_running_loop())
+                (
+                    self.reader.stack_for_scan(t),
+                    self.reader.last_running_loop(),
+                )
             };
             out.push(ScannedThread {
                 info: ThreadInfo {

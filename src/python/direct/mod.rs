@@ -197,6 +197,8 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     /// [`Self::probe_threads`]), and what it read.
     probe_due: bool,
     probed_head: Option<u64>,
+    /// A scan's read: the contexts entered are not read (`stack_for_scan`).
+    contexts_off: bool,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -351,6 +353,7 @@ impl<M: Memory> DirectReader<M> {
             threads_head: 0,
             probe_due: false,
             probed_head: None,
+            contexts_off: false,
             policy: Policy::default(),
             stats: Stats::default(),
         }

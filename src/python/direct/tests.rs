@@ -1293,4 +1293,22 @@ fn a_context_entered_between_the_stack_and_its_contexts_tears_the_sample() {
             depth: 2
         })
     );
+    // Not nested (the callback's own context only), then a move between
+    // the two reads: most likely between two short callbacks. The sample
+    // keeps its stack, with the context named with it as the outermost.
+    assert_eq!(
+        sample_entered(&mut r, poke, CTX_T, 11).0,
+        Ok(Entered {
+            outer: CTX_T,
+            depth: 1
+        })
+    );
+    r.mem.moves.set(Some(14));
+    assert_eq!(
+        sample_entered(&mut r, poke, CTX_C1, 13).0,
+        Ok(Entered {
+            outer: CTX_C1,
+            depth: 1
+        })
+    );
 }

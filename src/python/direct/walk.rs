@@ -239,6 +239,19 @@ impl<M: Memory> DirectReader<M> {
         self.stack_into(thread, Vec::new())
     }
 
+    /// The stack of one thread, for a scan: as [`stack`](Self::stack), but
+    /// without the contexts it entered. A scan only asks whether a thread
+    /// runs a loop; pairing the stack with its contexts can tear a sample
+    /// (the thread entered or left one between the two reads), which in a
+    /// loop running many short callbacks is most samples (3.8-3.11 read the
+    /// chain at every move of the version): such a loop was never found.
+    pub fn stack_for_scan(&mut self, thread: &PyThread) -> Result<Vec<Frame>, SampleError> {
+        self.contexts_off = true;
+        let r = self.stack_into(thread, Vec::new());
+        self.contexts_off = false;
+        r
+    }
+
     /// [`stack`](Self::stack), filling `out` (an emptied vector, kept
     /// for its capacity).
     pub fn stack_into(
@@ -329,6 +342,10 @@ impl<M: Memory> DirectReader<M> {
         stack: Vec<Frame>,
     ) -> Result<Vec<Frame>, Outcome> {
         self.note_root(tstate, &stack);
+        if self.contexts_off {
+            self.entered = Entered::default();
+            return Ok(stack);
+        }
         let (ptr, ver) = (self.context_ptr, self.context_ver);
         let entered = self
             .read_entered(tc, tstate, ptr, ver, &stack)
