@@ -217,6 +217,14 @@ pub fn run(files: &[String], json_out: bool, top: usize) -> anyhow::Result<i32> 
                 .with_context(|| format!("reading {f}"))?;
         }
     }
+    if input.lines > 0 && input.skipped == input.lines {
+        anyhow::bail!(
+            "none of the {} lines read is one of aelm's JSON lines: summarize reads what aelm \
+             writes with --format json (the default when its output is not a terminal, e.g. \
+             `aelm attach --pid PID -o blocks.jsonl`); --format text output cannot be summarized",
+            input.lines
+        );
+    }
     if input.skipped > 0 {
         eprintln!(
             "aelm: skipped {} of {} lines that are not aelm's JSON lines",

@@ -687,6 +687,25 @@ fn summarize_completions_and_man_from_the_binary() {
     assert!(bash.contains("_aelm()") && bash.contains("--threshold-ms"));
     let man = Command::new(aelm_bin()).arg("man").output().expect("man");
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH aelm"));
+    // Text output (`--format text`) has no JSON line: an error, not an
+    // empty summary with exit 0.
+    let text_log = dir.join("text.log");
+    std::fs::write(
+        &text_log,
+        "12:00:01 block 120.0 ms  app.slow (app.py:3)\n12:00:02 end\n",
+    )
+    .expect("text log");
+    let out = Command::new(aelm_bin())
+        .arg("summarize")
+        .arg(&text_log)
+        .output()
+        .expect("summarize text log");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("none of the 2 lines read is one of aelm's JSON lines"),
+        "{stderr}"
+    );
 }
 
 /// The man page text with roff's escaped hyphens (`\-`) made plain.
