@@ -241,10 +241,15 @@ fn dispatch_machinery(code: &CodeInfo) -> bool {
 /// `web.run_app`.
 fn named_runner(code: &CodeInfo) -> bool {
     let n = last_name(code);
-    let asyncio_run = asyncio_module(&code.file) == Some("runners.py");
     let uvloop_run = is_path(&code.file, "uvloop/__init__.py");
-    ((asyncio_run || uvloop_run) && n == "run")
+    asyncio_runner(code)
+        || (uvloop_run && n == "run")
         || (is_path(&code.file, "aiohttp/web.py") && n == "run_app")
+}
+
+/// `run` in asyncio's `runners.py`: `asyncio.run`, and `Runner.run` on 3.11+.
+fn asyncio_runner(code: &CodeInfo) -> bool {
+    asyncio_module(&code.file) == Some("runners.py") && last_name(code) == "run"
 }
 
 /// `Handle._run` (asyncio/events.py): what every loop written in Python
@@ -829,9 +834,7 @@ impl Ownership {
         }
         for f in frames {
             let c = &f.code;
-            let machinery = stdlib_loop_frame(c)
-                || handle_run(c)
-                || (asyncio_module(&c.file) == Some("runners.py") && last_name(c) == "run");
+            let machinery = stdlib_loop_frame(c) || handle_run(c) || asyncio_runner(c);
             if machinery && let Some(idx) = c.file.rfind("/asyncio/") {
                 self.stdlib = Some(f.code.file[..=idx].to_string());
                 return;
@@ -1168,30 +1171,25 @@ impl Detector {
     /// Ends the blocks of threads not in `live` (they ended, or are no
     /// longer watched) and forgets them.
     pub fn threads_ended(&mut self, live: &[u64]) -> Vec<Block> {
-        let mut gone: Vec<u64> = self
-            .tracks
-            .keys()
-            .copied()
-            .filter(|tid| !live.contains(tid))
-            .collect();
-        gone.sort_unstable();
-        let mut out = Vec::new();
-        for tid in gone {
-            if let Some(run) = self.tracks.remove(&tid).and_then(|t| t.run) {
-                out.extend(self.close(tid, run, false));
-            }
-        }
+        let out = self.close_runs(|tid| !live.contains(&tid), false);
+        self.tracks.retain(|tid, _| live.contains(tid));
         out
     }
 
     /// Flushes every block in progress (aelm is stopping).
     pub fn finish(&mut self) -> Vec<Block> {
-        let mut tids: Vec<u64> = self.tracks.keys().copied().collect();
+        self.close_runs(|_| true, true)
+    }
+
+    /// Closes the blocks in progress of the threads `which` picks, in
+    /// thread id order.
+    fn close_runs(&mut self, which: impl Fn(u64) -> bool, truncated: bool) -> Vec<Block> {
+        let mut tids: Vec<u64> = self.tracks.keys().copied().filter(|&t| which(t)).collect();
         tids.sort_unstable();
         let mut out = Vec::new();
         for tid in tids {
             if let Some(run) = self.tracks.get_mut(&tid).and_then(|t| t.run.take()) {
-                out.extend(self.close(tid, run, true));
+                out.extend(self.close(tid, run, truncated));
             }
         }
         out

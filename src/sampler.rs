@@ -406,6 +406,20 @@ struct Run {
     reads_before: Option<u64>,
 }
 
+impl Run {
+    /// Sends the batch of samples, a new one from `spares` in its place;
+    /// false when nobody listens.
+    fn send_batch(&mut self, tx: &Sender<Envelope>, pid: i32, spares: &mut Spares) -> bool {
+        let want = (BATCH_AGE.as_nanos() / self.interval.as_nanos().max(1)) as usize + 2;
+        let next = spares.batch(want.min(BATCH_MAX));
+        send(
+            tx,
+            pid,
+            Msg::Samples(std::mem::replace(&mut self.batch, next)),
+        )
+    }
+}
+
 /// What a step of a target asks of the sampler thread.
 enum Step {
     Continue,
@@ -705,16 +719,10 @@ impl Target {
             interval: run.interval,
             threads,
         });
-        if run.batch.len() >= BATCH_MAX || now - run.batch_start >= BATCH_AGE {
-            let want = (BATCH_AGE.as_nanos() / run.interval.as_nanos().max(1)) as usize + 2;
-            let next = spares.batch(want.min(BATCH_MAX));
-            if !send(
-                tx,
-                self.cfg.pid,
-                Msg::Samples(std::mem::replace(&mut run.batch, next)),
-            ) {
-                return Step::Deaf;
-            }
+        if (run.batch.len() >= BATCH_MAX || now - run.batch_start >= BATCH_AGE)
+            && !run.send_batch(tx, self.cfg.pid, spares)
+        {
+            return Step::Deaf;
         }
         // The next tick. A tick less than one interval overdue is taken
         // at once (wake-ups come late by the timer slack, ~50 us); one
@@ -757,13 +765,8 @@ impl Target {
                         run.tids = tids;
                         // The samples taken so far go first: the detector
                         // ends the blocks of threads no longer listed.
-                        if !run.batch.is_empty() {
-                            let want = run.batch.len();
-                            let next = spares.batch(want.min(BATCH_MAX));
-                            let done = std::mem::replace(&mut run.batch, next);
-                            if !send(tx, self.cfg.pid, Msg::Samples(done)) {
-                                return Step::Deaf;
-                            }
+                        if !run.batch.is_empty() && !run.send_batch(tx, self.cfg.pid, spares) {
+                            return Step::Deaf;
                         }
                     }
                     if !send(

@@ -197,8 +197,6 @@ pub struct DirectReader<M: Memory = ProcessMem> {
     /// [`Self::probe_threads`]), and what it read.
     probe_due: bool,
     probed_head: Option<u64>,
-    /// A scan's read: the contexts entered are not read (`stack_for_scan`).
-    contexts_off: bool,
     pub policy: Policy,
     pub stats: Stats,
 }
@@ -353,7 +351,6 @@ impl<M: Memory> DirectReader<M> {
             threads_head: 0,
             probe_due: false,
             probed_head: None,
-            contexts_off: false,
             policy: Policy::default(),
             stats: Stats::default(),
         }
@@ -391,13 +388,18 @@ impl<M: Memory> DirectReader<M> {
     pub fn probe_now(&mut self) {
         if std::mem::take(&mut self.probe_due) {
             let mut b = [0u8; 8];
-            let at = self.interp.wrapping_add(self.layout.interp_threads_head);
+            let at = self.threads_head_at();
             self.probed_head = self
                 .mem
                 .read(at, &mut b)
                 .ok()
                 .map(|()| u64::from_le_bytes(b));
         }
+    }
+
+    /// Where the interpreter's thread list's head pointer lies.
+    fn threads_head_at(&self) -> u64 {
+        self.interp.wrapping_add(self.layout.interp_threads_head)
     }
 
     /// Whether the last probe saw the thread list's head move since the
@@ -428,7 +430,7 @@ impl<M: Memory> DirectReader<M> {
         let l = Arc::clone(&self.layout);
         let mut head = [0u8; 8];
         self.mem
-            .read(self.interp + l.interp_threads_head, &mut head)
+            .read(self.threads_head_at(), &mut head)
             .context("reading the interpreter's thread list")?;
         let mut ts = u64::from_le_bytes(head);
         self.threads_head = ts;

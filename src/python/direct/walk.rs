@@ -246,10 +246,7 @@ impl<M: Memory> DirectReader<M> {
     /// loop running many short callbacks is most samples (3.8-3.11 read the
     /// chain at every move of the version): such a loop was never found.
     pub fn stack_for_scan(&mut self, thread: &PyThread) -> Result<Vec<Frame>, SampleError> {
-        self.contexts_off = true;
-        let r = self.stack_into(thread, Vec::new());
-        self.contexts_off = false;
-        r
+        self.read_stack(thread, Vec::new(), false)
     }
 
     /// [`stack`](Self::stack), filling `out` (an emptied vector, kept
@@ -258,6 +255,16 @@ impl<M: Memory> DirectReader<M> {
         &mut self,
         thread: &PyThread,
         out: Vec<Frame>,
+    ) -> Result<Vec<Frame>, SampleError> {
+        self.read_stack(thread, out, true)
+    }
+
+    /// The stack of one thread, with the contexts it entered or not.
+    fn read_stack(
+        &mut self,
+        thread: &PyThread,
+        out: Vec<Frame>,
+        contexts: bool,
     ) -> Result<Vec<Frame>, SampleError> {
         // Nothing of another thread's read carries over to this one's.
         self.context_ver = 0;
@@ -279,7 +286,7 @@ impl<M: Memory> DirectReader<M> {
         let mut torn = 0;
         match self.sample(thread, &mut tc, out, gen_root_ok) {
             Ok(v) => {
-                let r = self.with_contexts(thread.tstate, &mut tc, v);
+                let r = self.with_contexts(thread.tstate, &mut tc, v, contexts);
                 self.threads.insert(thread.tstate, tc);
                 return r.map_err(|_| SampleError::Torn);
             }
@@ -321,7 +328,7 @@ impl<M: Memory> DirectReader<M> {
                 *self.gen_rooted.entry(thread.tstate).or_insert(0) += 1;
                 return Err(SampleError::Torn);
             }
-            let r = r.and_then(|v| self.with_contexts(thread.tstate, &mut tc, v));
+            let r = r.and_then(|v| self.with_contexts(thread.tstate, &mut tc, v, contexts));
             if !matches!(r, Err(Fail(SampleError::Gone))) {
                 self.threads.insert(thread.tstate, tc);
             }
@@ -333,16 +340,18 @@ impl<M: Memory> DirectReader<M> {
     }
 
     /// A stack read whole, paired with the contexts entered when it was
-    /// read (`contexts.rs`); torn when the thread entered or left a context
-    /// between the two reads.
+    /// read (`contexts.rs`; unless `contexts` is false: a scan's read);
+    /// torn when the thread entered or left a context between the two
+    /// reads.
     fn with_contexts(
         &mut self,
         tstate: u64,
         tc: &mut ThreadCache,
         stack: Vec<Frame>,
+        contexts: bool,
     ) -> Result<Vec<Frame>, Outcome> {
         self.note_root(tstate, &stack);
-        if self.contexts_off {
+        if !contexts {
             self.entered = Entered::default();
             return Ok(stack);
         }
@@ -407,7 +416,7 @@ impl<M: Memory> DirectReader<M> {
         );
         // The thread list's head, when a probe is due (`probe_threads`).
         let probe_part = std::mem::take(&mut self.probe_due)
-            .then(|| batch.add(self.interp.wrapping_add(l.interp_threads_head), 8, false));
+            .then(|| batch.add(self.threads_head_at(), 8, false));
         let cf_part = match l.ts_cframe {
             Some((_, cur)) if tc.cframe != 0 => {
                 Some(batch.add(tc.cframe.wrapping_add(cur), 8, false))
